@@ -1,0 +1,217 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using k8s.Models;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Switchboard.Api.Resources;
+using Switchboard.Api.Schema;
+using Switchboard.Api.Serialization;
+using Switchboard.ApiServer.Allocation;
+using Switchboard.ApiServer.Bootstrap;
+using Switchboard.ApiServer.Discovery;
+using Switchboard.ApiServer.Http;
+using Switchboard.ApiServer.Metrics;
+using Switchboard.ApiServer.Registry;
+using Switchboard.ApiServer.Registry.Strategies;
+using Switchboard.ApiServer.Security;
+using Switchboard.ApiServer.Watch;
+using Switchboard.Store;
+
+namespace Switchboard.ApiServer.Hosting;
+
+/// <summary>
+/// The running API server: store, PKI, registry and the HTTPS endpoint, started as one unit.
+/// `switchboard server` and `switchboard up` run it; tests start it in-process on port 0.
+/// </summary>
+public sealed partial class ApiServerHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly IStore _store;
+    private readonly Pki _pki;
+    private readonly CancellationTokenSource _stopping;
+
+    private ApiServerHost(WebApplication app, IStore store, Pki pki, Uri url, string kubeconfigPath, CancellationTokenSource stopping)
+    {
+        _app = app;
+        _stopping = stopping;
+        _store = store;
+        _pki = pki;
+        Url = url;
+        KubeconfigPath = kubeconfigPath;
+    }
+
+    /// <summary>https://127.0.0.1:port with the real port.</summary>
+    public Uri Url { get; }
+
+    public int Port => Url.Port;
+
+    public string KubeconfigPath { get; }
+
+    public string AdminToken => _pki.AdminToken;
+
+    public string CaPem => _pki.CaPem;
+
+    public Pki Pki => _pki;
+
+    public static async Task<ApiServerHost> StartAsync(ApiServerOptions options, ILoggerFactory loggerFactory, TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var logger = loggerFactory.CreateLogger("Switchboard.ApiServer");
+        Directory.CreateDirectory(options.DataDir);
+        var pki = Pki.LoadOrCreate(Path.Combine(options.DataDir, "pki"), new PkiOptions
+        {
+            ClusterDomain = options.ClusterDomain,
+            ServiceCidrs = options.ServiceCidrs,
+            AdvertiseAddresses = options.AdvertiseAddresses,
+            ExtraSans = options.ExtraSans,
+        }, time);
+
+        IStore store = options.InMemoryStore
+            ? new MemoryStore(new StoreOptions(), time, loggerFactory.CreateLogger<MemoryStore>())
+            : new SqliteStore(new SqliteStoreOptions { Path = Path.Combine(options.DataDir, "state.db") }, time, loggerFactory.CreateLogger<SqliteStore>());
+        try
+        {
+            var catalog = ResourceCatalog.Default;
+            var serviceCidrs = options.ServiceCidrs;
+            if (serviceCidrs.Count == 0)
+            {
+                throw new ArgumentException("--service-cluster-ip-range must name at least one CIDR");
+            }
+            var allocator = new ClusterIpAllocator(serviceCidrs[0]);
+            var strategies = new Dictionary<Type, IResourceStrategy>
+            {
+                [typeof(V1Namespace)] = new NamespaceStrategy(),
+                [typeof(V1Service)] = new ServiceStrategy(allocator),
+                [typeof(V1Deployment)] = new DeploymentStrategy(),
+                [typeof(V1ReplicaSet)] = new ReplicaSetStrategy(),
+                [typeof(V1Pod)] = new PodStrategy(),
+            };
+            var registry = new ApiRegistry(catalog, store, time, strategies);
+            await RepairAllocationsAsync(registry, allocator, cancellationToken).ConfigureAwait(false);
+
+            var tokens = new ServiceAccountTokens(pki.ServiceAccountKey, new ServiceAccountTokenOptions { ClusterDomain = options.ClusterDomain }, time);
+            var auth = new BearerAuthenticator(pki.AdminToken, tokens);
+            var schemas = new SchemaCatalog(catalog);
+            var openApi = new OpenApiDocuments(catalog, schemas);
+            var fieldValidator = new FieldValidator(schemas);
+            var stopping = new CancellationTokenSource();
+            var watch = new WatchStreamer(new WatchOptions(), time, stopping.Token);
+            var handler = new ApiHandler(registry, new DiscoveryDocuments(catalog), openApi, auth, tokens, fieldValidator, new ApiMetrics(), watch, options, time, logger, VersionDocument());
+
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.Services.AddSingleton(loggerFactory);
+            builder.WebHost.ConfigureKestrel(k =>
+            {
+                k.AddServerHeader = false;
+                k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes + 1;
+                k.Limits.MinRequestBodyDataRate = null;
+                k.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(5);
+                k.Listen(IPAddress.Parse(options.Bind), options.Port, l =>
+                {
+                    l.Protocols = HttpProtocols.Http1AndHttp2;
+                    l.UseHttps(pki.ServingCertificate);
+                });
+            });
+            var app = builder.Build();
+            app.Run(handler.HandleAsync);
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            var port = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)).Port;
+            var url = new Uri(FormattableString.Invariant($"https://{(options.Bind.Contains(':', StringComparison.Ordinal) ? "[" + options.Bind + "]" : options.Bind)}:{port}"));
+
+            await SystemObjects.EnsureAsync(registry, options, cancellationToken).ConfigureAwait(false);
+            var kubeconfig = Path.Combine(options.DataDir, "kubeconfig");
+            Kubeconfig.WriteAdmin(kubeconfig, pki.CaPem, port, pki.AdminToken, FileOwner.FromSudoEnvironment());
+            handler.MarkReady();
+            Log.Started(logger, url);
+            return new ApiServerHost(app, store, pki, url, kubeconfig, stopping);
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            pki.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Rebuilds the allocator from stored Services (upstream's repair pass, minimal form).</summary>
+    private static async Task RepairAllocationsAsync(ApiRegistry registry, ClusterIpAllocator allocator, CancellationToken ct)
+    {
+        var services = registry.Catalog.FindKind("", "Service")!;
+        var list = await registry.Store.ListAsync(services.StorePrefix, 0, null, 0, ct).ConfigureAwait(false);
+        foreach (var item in list.Items)
+        {
+            var svc = KubeJson.Deserialize<V1Service>(item.Value.Span);
+            foreach (var ip in svc?.Spec?.ClusterIPs ?? [])
+            {
+                if (allocator.Contains(ip))
+                {
+                    try
+                    {
+                        allocator.Allocate(ip);
+                    }
+                    catch (AllocationException)
+                    {
+                        // Two stored Services claim one IP: keep the first; the semantics issue's repair reports it.
+                    }
+                }
+            }
+        }
+    }
+
+    private static byte[] VersionDocument()
+    {
+        var version = typeof(ApiServerHost).Assembly.GetName().Version ?? new Version(0, 1, 0);
+        var doc = new Dictionary<string, string>
+        {
+            ["major"] = "1",
+            ["minor"] = "33",
+            ["gitVersion"] = FormattableString.Invariant($"v1.33.0-switchboard.{version.Major}.{version.Minor}.{version.Build}"),
+            ["gitCommit"] = "",
+            ["gitTreeState"] = "clean",
+            ["buildDate"] = "",
+            ["goVersion"] = "dotnet" + Environment.Version.ToString(),
+            ["compiler"] = "roslyn",
+            ["platform"] = "linux/" + System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant() switch
+            {
+                "x64" => "amd64",
+                var other => other,
+            },
+        };
+        return JsonSerializer.SerializeToUtf8Bytes(doc);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // End open watches first so that Kestrel's graceful stop does not wait for them.
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await _app.StopAsync(deadline.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            await _app.DisposeAsync().ConfigureAwait(false);
+            await _store.DisposeAsync().ConfigureAwait(false);
+            _pki.Dispose();
+            _stopping.Dispose();
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Information, Message = "API server listening on {Url}")]
+        public static partial void Started(ILogger logger, Uri url);
+    }
+}
