@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Switchboard.ApiServer;
 using Switchboard.ApiServer.Hosting;
 using Switchboard.Cli.Logging;
+using Switchboard.Controllers.Hosting;
 
 namespace Switchboard.Cli;
 
@@ -109,6 +110,7 @@ internal static class CliApp
         using var loggerFactory = LoggerFactory.Create(b =>
         {
             b.SetMinimumLevel(LogLevel.Information);
+            b.AddFilter("Microsoft", LogLevel.Warning);
             b.AddProvider(new FileLoggerProvider(Path.Combine(options.DataDir, "logs", "server.log")));
             b.AddProvider(new StderrLoggerProvider(LogLevel.Warning));
         });
@@ -130,6 +132,8 @@ internal static class CliApp
         }
         await using (host.ConfigureAwait(false))
         {
+            var controllers = ControllerManager.Start(host.KubeconfigPath, loggerFactory, TimeProvider.System);
+            await using var controllersScope = controllers.ConfigureAwait(false);
             Console.Out.WriteLine($"{readyPrefix}api {host.Url.GetLeftPart(UriPartial.Authority)}, export KUBECONFIG={host.KubeconfigPath}");
             Console.Out.Flush();
             var done = new TaskCompletionSource();

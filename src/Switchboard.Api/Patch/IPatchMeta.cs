@@ -1,7 +1,8 @@
 namespace Switchboard.Api.Patch;
 
 /// <summary>
-/// Strategic-merge metadata of one kind's fields: upstream's <c>patchStrategy</c> and <c>patchMergeKey</c> struct tags.
+/// Strategic-merge metadata of one kind's fields (one instance per group and kind): upstream's <c>patchStrategy</c>
+/// and <c>patchMergeKey</c> struct tags. <see cref="SchemaPatchMeta"/> serves the built-in kinds.
 /// </summary>
 public interface IPatchMeta
 {

@@ -53,6 +53,10 @@ public static class JsonPatch
                 $"The allowed maximum operations in a JSON patch is {PatchLimits.MaxJsonPatchOperations}, got {operations.Count}");
         }
         PatchNodes.EnsureDocumentShape(document);
+        if (document is not (JsonObject or JsonArray))
+        {
+            throw PatchException.Invalid("the object to patch is not a JSON object or array");
+        }
 
         var state = new State(document.DeepClone());
         foreach (var operation in operations)

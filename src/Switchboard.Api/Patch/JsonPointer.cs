@@ -32,23 +32,6 @@ internal static class JsonPointer
         return true;
     }
 
-    /// <summary>Escapes one reference token ("a/b" → "a~1b").</summary>
-    public static string Escape(string token) =>
-        token.Contains('~', StringComparison.Ordinal) || token.Contains('/', StringComparison.Ordinal)
-            ? token.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal)
-            : token;
-
-    /// <summary>Builds a pointer from raw tokens.</summary>
-    public static string Format(IEnumerable<string> tokens)
-    {
-        var text = new StringBuilder();
-        foreach (var token in tokens)
-        {
-            text.Append('/').Append(Escape(token));
-        }
-        return text.ToString();
-    }
-
     // One left-to-right pass, so "~01" is "~1" and not "/" (RFC 6901 §4).
     private static string Unescape(string token)
     {

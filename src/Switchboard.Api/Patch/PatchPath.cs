@@ -3,7 +3,7 @@ namespace Switchboard.Api.Patch;
 /// <summary>
 /// The field paths <see cref="IPatchMeta"/> is asked about: JSON field names joined by dots, with <c>[]</c> after a
 /// list field for "any element" (<c>spec.template.spec.containers[].env</c>). Built here and only here, so the
-/// strategic merge patch walker and, later, server-side apply address fields the same way.
+/// strategic-merge walk and, later, server-side apply address fields the same way.
 /// </summary>
 internal static class PatchPath
 {

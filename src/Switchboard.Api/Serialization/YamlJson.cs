@@ -58,7 +58,15 @@ public static class YamlJson
         var buffer = new ArrayBufferWriter<byte>(Math.Max(256, yaml.Length));
         using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
-            new JsonTreeWriter(writer).Write(root);
+            try
+            {
+                new JsonTreeWriter(writer).Write(root);
+            }
+            catch (InvalidOperationException e)
+            {
+                // Aliases can nest a document deeper than the writer's depth limit.
+                throw new YamlJsonException(YamlToJsonPrefix + "yaml: " + e.Message, e);
+            }
         }
         return buffer.WrittenSpan.ToArray();
     }
@@ -216,8 +224,7 @@ public static class YamlJson
             {
                 return new YamlScalar(YamlScalarKind.String, Value);
             }
-            var tag = Tag == "!" ? "!" : Tag;
-            return Yaml11.Resolve(tag, Value, out var error) ?? throw Error(error!, Start);
+            return Yaml11.Resolve(Tag, Value, out var error) ?? throw Error(error!, Start);
         }
     }
 

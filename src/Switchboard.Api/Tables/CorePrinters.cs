@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using static Switchboard.Api.Tables.Cells;
@@ -294,15 +295,25 @@ internal sealed class ServicePrinter() : TablePrinter(
             writer.WriteStringValue(None);
             return;
         }
-        var pairs = new JsonProperty[count];
+        var pairs = ArrayPool<JsonProperty>.Shared.Rent(count);
         var n = 0;
         foreach (var p in map.EnumerateObject())
         {
             pairs[n++] = p;
         }
-        // Go sorts keys bytewise; the raw UTF-8 names compare the same way.
-        Array.Sort(pairs, 0, n, Comparer<JsonProperty>.Create(static (a, b) =>
-            JsonMarshal.GetRawUtf8PropertyName(a).SequenceCompareTo(JsonMarshal.GetRawUtf8PropertyName(b))));
+        // Go sorts keys bytewise; the raw UTF-8 names compare the same way. Selectors are short, and an
+        // insertion sort avoids the comparison delegate Array.Sort would allocate per row.
+        for (var i = 1; i < n; i++)
+        {
+            var item = pairs[i];
+            var j = i - 1;
+            while (j >= 0 && JsonMarshal.GetRawUtf8PropertyName(pairs[j]).SequenceCompareTo(JsonMarshal.GetRawUtf8PropertyName(item)) > 0)
+            {
+                pairs[j + 1] = pairs[j];
+                j--;
+            }
+            pairs[j + 1] = item;
+        }
         Span<byte> initial = stackalloc byte[128];
         var b = new CellBuilder(initial);
         for (var i = 0; i < n; i++)
@@ -325,6 +336,7 @@ internal sealed class ServicePrinter() : TablePrinter(
         }
         b.WriteTo(writer);
         b.Dispose();
+        ArrayPool<JsonProperty>.Shared.Return(pairs, clearArray: true);
     }
 
     private static void AppendJoined(ref CellBuilder b, JsonElement strings)

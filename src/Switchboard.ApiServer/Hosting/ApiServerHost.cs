@@ -94,12 +94,12 @@ public sealed partial class ApiServerHost : IAsyncDisposable
                 [typeof(V1ReplicaSet)] = new ReplicaSetStrategy(),
                 [typeof(V1Pod)] = new PodStrategy(),
             };
-            var registry = new ApiRegistry(catalog, store, time, strategies);
+            var schemas = new SchemaCatalog(catalog);
+            var registry = new ApiRegistry(catalog, schemas, store, time, strategies);
             await RepairAllocationsAsync(registry, allocator, cancellationToken).ConfigureAwait(false);
 
             var tokens = new ServiceAccountTokens(pki.ServiceAccountKey, new ServiceAccountTokenOptions { ClusterDomain = options.ClusterDomain }, time);
             var auth = new BearerAuthenticator(pki.AdminToken, tokens);
-            var schemas = new SchemaCatalog(catalog);
             var openApi = new OpenApiDocuments(catalog, schemas);
             var fieldValidator = new FieldValidator(schemas);
             var stopping = new CancellationTokenSource();

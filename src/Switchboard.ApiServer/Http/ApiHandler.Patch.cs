@@ -92,7 +92,7 @@ internal sealed partial class ApiHandler
             }
             catch (PatchException e)
             {
-                throw new ApiException(type == MediaTypes.JsonPatch ? 422 : 400, type == MediaTypes.JsonPatch ? "Invalid" : "BadRequest", e.Message);
+                throw new ApiException(e.StatusCode, e.Reason, e.StatusMessage);
             }
             var obj = DecodeObject(storage, Encoding.UTF8.GetBytes(patched.ToJsonString()), q, warnings);
             // Only a resourceVersion the patch itself set is a precondition; otherwise races are retried.

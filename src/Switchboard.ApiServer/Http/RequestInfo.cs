@@ -33,7 +33,8 @@ internal sealed record RequestInfo(string Group, string Version, string? Namespa
         var rest = segments.AsSpan(i);
         string? ns = null;
         // namespaces/{ns}/{resource}/... is a namespaced request; namespaces[/{name}[/{sub}]] is the namespace resource itself.
-        if (rest.Length >= 3 && rest[0] == "namespaces")
+        // namespaces/{name}/status and /finalize are subresources of the namespace itself (upstream namespaceSubresources).
+        if (rest.Length >= 3 && rest[0] == "namespaces" && !(rest.Length == 3 && rest[2] is "status" or "finalize"))
         {
             ns = Uri.UnescapeDataString(rest[1]);
             rest = rest[2..];

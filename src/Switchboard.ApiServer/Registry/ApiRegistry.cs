@@ -12,7 +12,7 @@ internal sealed class ApiRegistry
 {
     private readonly FrozenDictionary<ResourceInfo, ResourceStorage> _storages;
 
-    public ApiRegistry(ResourceCatalog catalog, IStore store, TimeProvider time, IReadOnlyDictionary<Type, IResourceStrategy> strategies)
+    public ApiRegistry(ResourceCatalog catalog, Api.Schema.SchemaCatalog schemas, IStore store, TimeProvider time, IReadOnlyDictionary<Type, IResourceStrategy> strategies)
     {
         Catalog = catalog;
         Store = store;
@@ -23,7 +23,7 @@ internal sealed class ApiRegistry
             var strategy = strategies.TryGetValue(r.ModelType, out var s)
                 ? s
                 : (IResourceStrategy)Activator.CreateInstance(typeof(ResourceStrategy<>).MakeGenericType(r.ModelType))!;
-            return new ResourceStorage(r, strategy, store, time, GetNamespaceAsync, accessors);
+            return new ResourceStorage(r, strategy, store, time, GetNamespaceAsync, accessors, schemas);
         });
         Namespaces = _storages[namespaces];
     }

@@ -45,7 +45,7 @@ internal sealed class ResourceStorage
     private readonly ModelAccessor _accessor;
 
     public ResourceStorage(ResourceInfo info, IResourceStrategy strategy, IStore store, TimeProvider time,
-        Func<string, ValueTask<V1Namespace?>> getNamespace, ConcurrentDictionary<Type, ModelAccessor> accessors)
+        Func<string, ValueTask<V1Namespace?>> getNamespace, ConcurrentDictionary<Type, ModelAccessor> accessors, Api.Schema.SchemaCatalog schemas)
     {
         Info = info;
         Strategy = strategy;
@@ -53,7 +53,7 @@ internal sealed class ResourceStorage
         _time = time;
         _getNamespace = getNamespace;
         _accessor = ModelAccessor.For(info.ModelType, accessors);
-        PatchMeta = new Api.Patch.ModelPatchMeta(info.ModelType);
+        PatchMeta = new Api.Patch.SchemaPatchMeta(schemas, info.ModelType);
     }
 
     public ResourceInfo Info { get; }
@@ -421,6 +421,21 @@ internal sealed class ResourceStorage
             }
             else
             {
+                // Orphan and Foreground propagation are carried out by the garbage collector through these finalizers.
+                var gcFinalizer = deleteOptions?.PropagationPolicy switch
+                {
+                    "Orphan" => "orphan",
+                    "Foreground" => "foregroundDeletion",
+                    _ => null,
+                };
+                if (gcFinalizer is not null && meta.DeletionTimestamp is null)
+                {
+                    meta.Finalizers ??= [];
+                    if (!meta.Finalizers.Contains(gcFinalizer))
+                    {
+                        meta.Finalizers.Add(gcFinalizer);
+                    }
+                }
                 keep = meta.Finalizers is { Count: > 0 };
             }
 

@@ -6,20 +6,6 @@ namespace Switchboard.Client.Cache;
 /// <summary>An API failure carrying the Status code and reason, from an HTTP error or an in-stream ERROR event.</summary>
 internal sealed class ApiStatusException : Exception
 {
-    public ApiStatusException()
-    {
-    }
-
-    public ApiStatusException(string message)
-        : base(message)
-    {
-    }
-
-    public ApiStatusException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
-
     public ApiStatusException(int code, string? reason, string? message, TimeSpan? retryAfter = null)
         : base($"{code} {reason}: {message}")
     {

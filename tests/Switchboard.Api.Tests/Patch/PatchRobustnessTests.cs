@@ -33,7 +33,7 @@ public class PatchRobustnessTests
     public void StrategicMergePatch_RandomPatches_NeverThrowAnythingElse()
     {
         var random = new Random(39188);
-        var meta = new ModelPatchMeta(typeof(V1Pod));
+        var meta = new SchemaPatchMeta(SchemaPatchMetaTests.Schemas, typeof(V1Pod));
         for (var i = 0; i < 3000; i++)
         {
             var patch = RandomObject(random, 0);

@@ -9,9 +9,9 @@ namespace Switchboard.Api.Tests.Patch;
 
 public class StrategicMergePatchTests
 {
-    private static readonly ModelPatchMeta Pod = new(typeof(V1Pod));
-    private static readonly ModelPatchMeta Deployment = new(typeof(V1Deployment));
-    private static readonly ModelPatchMeta Service = new(typeof(V1Service));
+    private static readonly SchemaPatchMeta Pod = new(SchemaPatchMetaTests.Schemas, typeof(V1Pod));
+    private static readonly SchemaPatchMeta Deployment = new(SchemaPatchMetaTests.Schemas, typeof(V1Deployment));
+    private static readonly SchemaPatchMeta Service = new(SchemaPatchMetaTests.Schemas, typeof(V1Service));
 
     private static JsonNode Apply(string document, string patch, IPatchMeta meta) =>
         StrategicMergePatch.Apply(J(document), Encoding.UTF8.GetBytes(patch), meta);

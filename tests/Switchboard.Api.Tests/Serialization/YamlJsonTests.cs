@@ -264,6 +264,8 @@ public class YamlJsonTests
     [InlineData("!!float 1", "1")]
     [InlineData("!!bool yes", "true")]
     [InlineData("!custom 5", "\"5\"")]
+    [InlineData("! 12", "\"12\"")]
+    [InlineData("! yes", "\"yes\"")]
     [InlineData("!!binary aGVsbG8=", "\"hello\"")]
     [InlineData("!!timestamp 2001-12-14", "\"2001-12-14\"")]
     public void YamlToJson_ExplicitTags_ResolveAsGoYaml(string yaml, string json)
@@ -318,6 +320,14 @@ public class YamlJsonTests
         Assert.Equal(line, e.Line);
         Assert.True(e.Column > 0);
         Assert.StartsWith("error converting YAML to JSON: yaml: line " + line + ", column ", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void YamlToJson_HostileNesting_IsRejected()
+    {
+        var deep = new string('[', 5000) + new string(']', 5000);
+        var e = Assert.Throws<YamlJsonException>(() => ToJson(deep));
+        Assert.Contains("exceeded max depth", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,0 +1,50 @@
+using k8s;
+using Microsoft.Extensions.Logging;
+using Switchboard.Api.Resources;
+using Switchboard.Controllers.Namespaces;
+
+namespace Switchboard.Controllers.Hosting;
+
+/// <summary>
+/// Runs the control plane's controllers (kube-controller-manager's role) against an API server through
+/// Switchboard.Client, like any other client. Stop by cancelling; DisposeAsync waits for them.
+/// </summary>
+public sealed class ControllerManager : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _running = [];
+    private readonly Kubernetes _client;
+    private readonly List<IDisposable> _owned = [];
+
+    private ControllerManager(Kubernetes client) => _client = client;
+
+    /// <summary>Starts every controller with the given kubeconfig (admin credentials).</summary>
+    public static ControllerManager Start(string kubeconfigPath, ILoggerFactory loggers, TimeProvider time)
+    {
+        var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfigPath);
+        var client = new Kubernetes(config);
+        var manager = new ControllerManager(client);
+        var namespaces = new NamespaceController(client, ResourceCatalog.Default, loggers, time);
+        manager._owned.Add(namespaces);
+        manager._running.Add(Task.Run(() => namespaces.RunAsync(manager._stop.Token)));
+        return manager;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_running).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        foreach (var d in _owned)
+        {
+            d.Dispose();
+        }
+        _client.Dispose();
+        _stop.Dispose();
+    }
+}
