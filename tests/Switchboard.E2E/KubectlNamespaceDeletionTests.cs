@@ -80,7 +80,10 @@ public sealed class KubectlNamespaceDeletionTests(SwitchboardServerFixture serve
         AssertContains(late, late.Stderr, $"unable to create new content in namespace {ns} because it is being terminated");
 
         // ... and kubectl delete is still waiting for the namespace to go.
-        Assert.False(delete.HasExited, "kubectl delete namespace returned while the namespace still existed:\n" + await delete.StopAsync());
+        if (delete.HasExited)
+        {
+            Assert.Fail("kubectl delete namespace returned while the namespace still existed:\n" + await delete.StopAsync());
+        }
 
         (await Kubectl.RunAsync("patch", "configmap", "held", "-n", ns, "--type", "json",
             "-p", """[{"op":"remove","path":"/metadata/finalizers"}]""")).ShouldSucceed();

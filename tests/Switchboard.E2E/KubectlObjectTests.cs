@@ -179,11 +179,12 @@ public sealed class KubectlObjectTests(SwitchboardServerFixture server, ITestOut
         var ns = await NewNamespaceAsync("patch");
         await CreateAsync(ServiceYaml("web", ns));
 
-        // Strategic merge: ports merge by their key (port), so a new port is added beside the old one.
+        // Strategic merge: ports merge by their key (port), so a new port is added beside the old one; upstream
+        // (strategicpatch.normalizeElementOrder) puts items only the patch has before the server-only ones.
         var r = (await Kubectl.RunAsync("patch", "service", "web", "-n", ns,
             "-p", """{"spec":{"ports":[{"name":"metrics","port":9090,"protocol":"TCP","targetPort":9090}]}}""")).ShouldSucceed();
         AssertStdout(r, "service/web patched");
-        Assert.Equal("80 9090", await JsonPathAsync(ns, "service web", "{.spec.ports[*].port}"));
+        Assert.Equal("9090 80", await JsonPathAsync(ns, "service web", "{.spec.ports[*].port}"));
 
         // JSON merge patch: lists are replaced whole.
         var merge = """{"spec":{"ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":8080}]}}""";
@@ -301,7 +302,10 @@ public sealed class KubectlObjectTests(SwitchboardServerFixture server, ITestOut
             return (r.ExitCode == 0 && r.Out.Length > 0, r);
         }, "the configmap to get a deletionTimestamp");
         // The object still exists (its finalizer holds it), so a correct `kubectl delete` is still waiting.
-        Assert.False(delete.HasExited, "kubectl delete returned while the object still existed:\n" + await delete.StopAsync());
+        if (delete.HasExited)
+        {
+            Assert.Fail("kubectl delete returned while the object still existed:\n" + await delete.StopAsync());
+        }
 
         (await Kubectl.RunAsync("patch", "configmap", "held", "-n", ns, "--type", "json",
             "-p", """[{"op":"remove","path":"/metadata/finalizers"}]""")).ShouldSucceed();

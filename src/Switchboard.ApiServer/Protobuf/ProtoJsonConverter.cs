@@ -62,7 +62,11 @@ internal sealed class ProtoJsonConverter(KubeProtoSchema schema)
                 reader.Skip(number, wireType, MaxDepth - depth);
                 continue;
             }
-            _path.Add((field.JsonName, -1));
+            // Embedded structs add no level to the JSON path, as their fields sit in the parent object.
+            if (!field.Inline)
+            {
+                _path.Add((field.JsonName, -1));
+            }
             switch (field.Shape)
             {
                 case ProtoShape.Single:
@@ -75,7 +79,10 @@ internal sealed class ProtoJsonConverter(KubeProtoSchema schema)
                     ReadMapEntry(ref reader, wireType, field, target, depth);
                     break;
             }
-            _path.RemoveAt(_path.Count - 1);
+            if (!field.Inline)
+            {
+                _path.RemoveAt(_path.Count - 1);
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 using k8s;
 using Microsoft.Extensions.Logging;
 using Switchboard.Api.Resources;
+using Switchboard.Controllers.GarbageCollection;
 using Switchboard.Controllers.Namespaces;
 
 namespace Switchboard.Controllers.Hosting;
@@ -27,6 +28,9 @@ public sealed class ControllerManager : IAsyncDisposable
         var namespaces = new NamespaceController(client, ResourceCatalog.Default, loggers, time);
         manager._owned.Add(namespaces);
         manager._running.Add(Task.Run(() => namespaces.RunAsync(manager._stop.Token)));
+        var garbage = new GarbageCollector(client, ResourceCatalog.Default, loggers, time);
+        manager._owned.Add(garbage);
+        manager._running.Add(Task.Run(() => garbage.RunAsync(manager._stop.Token)));
         return manager;
     }
 
