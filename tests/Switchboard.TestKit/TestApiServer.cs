@@ -36,7 +36,7 @@ public sealed class TestApiServer : IAsyncDisposable
     /// <summary>An HttpClient with the admin token, trusting only the cluster CA.</summary>
     public HttpClient Http { get; }
 
-    public IKubernetes Client { get; }
+    public Kubernetes Client { get; }
 
     public static async Task<TestApiServer> StartAsync(bool sqlite = false, string? dataDir = null, Action<ApiServerOptions>? configure = null)
     {

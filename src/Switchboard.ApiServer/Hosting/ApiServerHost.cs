@@ -38,8 +38,9 @@ public sealed partial class ApiServerHost : IAsyncDisposable
     private readonly Pki _pki;
     private readonly CancellationTokenSource _stopping;
 
-    private ApiServerHost(WebApplication app, IStore store, Pki pki, Uri url, string kubeconfigPath, CancellationTokenSource stopping)
+    private ApiServerHost(WebApplication app, IStore store, Pki pki, Uri url, string kubeconfigPath, CancellationTokenSource stopping, WatchStreamer watches)
     {
+        Watches = watches;
         _app = app;
         _stopping = stopping;
         _store = store;
@@ -60,6 +61,12 @@ public sealed partial class ApiServerHost : IAsyncDisposable
     public string CaPem => _pki.CaPem;
 
     public Pki Pki => _pki;
+
+    /// <summary>The store behind the API (tests compact it; nothing else may write to it).</summary>
+    internal IStore Store => _store;
+
+    /// <summary>The watch endpoint (tests close and hold watches).</summary>
+    internal WatchStreamer Watches { get; }
 
     public static async Task<ApiServerHost> StartAsync(ApiServerOptions options, ILoggerFactory loggerFactory, TimeProvider time, CancellationToken cancellationToken)
     {
@@ -93,6 +100,7 @@ public sealed partial class ApiServerHost : IAsyncDisposable
                 [typeof(V1Deployment)] = new DeploymentStrategy(),
                 [typeof(V1ReplicaSet)] = new ReplicaSetStrategy(),
                 [typeof(V1Pod)] = new PodStrategy(),
+                [typeof(V1Secret)] = new SecretStrategy(),
             };
             var schemas = new SchemaCatalog(catalog);
             var registry = new ApiRegistry(catalog, schemas, store, time, strategies);
@@ -134,7 +142,7 @@ public sealed partial class ApiServerHost : IAsyncDisposable
             Kubeconfig.WriteAdmin(kubeconfig, pki.CaPem, port, pki.AdminToken, FileOwner.FromSudoEnvironment());
             handler.MarkReady();
             Log.Started(logger, url);
-            return new ApiServerHost(app, store, pki, url, kubeconfig, stopping);
+            return new ApiServerHost(app, store, pki, url, kubeconfig, stopping, watch);
         }
         catch
         {
@@ -206,6 +214,7 @@ public sealed partial class ApiServerHost : IAsyncDisposable
             await _store.DisposeAsync().ConfigureAwait(false);
             _pki.Dispose();
             _stopping.Dispose();
+            Watches.Dispose();
         }
     }
 

@@ -26,8 +26,70 @@ public sealed class WatchOptions
 /// bookmarks only when asked, sendInitialEvents with the initial-events-end bookmark, timeoutSeconds.
 /// Each event's object bytes are the stored bytes, written straight to the response without re-encoding.
 /// </summary>
-internal sealed class WatchStreamer(WatchOptions options, TimeProvider time, CancellationToken stopping)
+internal sealed class WatchStreamer(WatchOptions options, TimeProvider time, CancellationToken stopping) : IDisposable
 {
+    private readonly object _gate = new();
+    private CancellationTokenSource _closeAll = new();
+    private TaskCompletionSource _open = CompletedGate();
+
+    private static TaskCompletionSource CompletedGate()
+    {
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        tcs.SetResult();
+        return tcs;
+    }
+
+    /// <summary>
+    /// Ends every open watch (clients re-watch from their last resourceVersion) and, when hold is true, makes new
+    /// watches wait until <see cref="Resume"/>. Used to drain watches and by tests that need a client to re-watch
+    /// from a revision compacted meanwhile.
+    /// </summary>
+    public void CloseAll(bool hold)
+    {
+        CancellationTokenSource old;
+        lock (_gate)
+        {
+            old = _closeAll;
+            _closeAll = new CancellationTokenSource();
+            if (hold && _open.Task.IsCompleted)
+            {
+                _open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+        old.Cancel();
+        old.Dispose();
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _closeAll.Dispose();
+        }
+    }
+
+    /// <summary>Lets held watches start.</summary>
+    public void Resume()
+    {
+        lock (_gate)
+        {
+            _open.TrySetResult();
+        }
+    }
+
+    /// <summary>Number of watch requests waiting for <see cref="Resume"/>.</summary>
+    public int Held => Volatile.Read(ref _held);
+
+    private int _held;
+
+    private (Task Open, CancellationToken CloseAll) Current()
+    {
+        lock (_gate)
+        {
+            return (_open.Task, _closeAll.Token);
+        }
+    }
+
     private static ReadOnlySpan<byte> AddedPrefix => "{\"type\":\"ADDED\",\"object\":"u8;
     private static ReadOnlySpan<byte> ModifiedPrefix => "{\"type\":\"MODIFIED\",\"object\":"u8;
     private static ReadOnlySpan<byte> DeletedPrefix => "{\"type\":\"DELETED\",\"object\":"u8;
@@ -62,7 +124,21 @@ internal sealed class WatchStreamer(WatchOptions options, TimeProvider time, Can
         var timeout = q.TimeoutSeconds is int t and > 0
             ? TimeSpan.FromSeconds(t)
             : options.MinRequestTimeout * (1 + RandomNumberGenerator.GetInt32(1000) / 1000.0);
-        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, stopping);
+        var (open, closeAll) = Current();
+        if (!open.IsCompleted)
+        {
+            Interlocked.Increment(ref _held);
+            try
+            {
+                await open.WaitAsync(ctx.RequestAborted).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _held);
+            }
+            (_, closeAll) = Current();
+        }
+        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, stopping, closeAll);
         lifetime.CancelAfter(timeout);
         var ct = lifetime.Token;
 

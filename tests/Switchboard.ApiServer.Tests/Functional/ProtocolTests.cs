@@ -121,9 +121,9 @@ public sealed class ProtocolTests(ApiServerFixture fixture) : IClassFixture<ApiS
     }
 
     [Fact]
-    public async Task Errors_Protobuf_415WithUpstreamMessage()
+    public async Task Errors_ProtobufForKindWithoutSchema_415WithUpstreamMessage()
     {
-        var (code, status) = await Http.SendJsonAsync(HttpMethod.Post, "/api/v1/namespaces/default/configmaps", "k8s\0garbage", "application/vnd.kubernetes.protobuf");
+        var (code, status) = await Http.SendJsonAsync(HttpMethod.Post, "/api/v1/namespaces/default/endpoints", "k8s\0garbage", "application/vnd.kubernetes.protobuf");
         Assert.Equal(415, code);
         Assert.Equal("UnsupportedMediaType", status!["reason"]!.GetValue<string>());
     }

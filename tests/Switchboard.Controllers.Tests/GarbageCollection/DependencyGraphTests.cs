@@ -144,6 +144,17 @@ public sealed class DependencyGraphTests
         Assert.Null(owner.Identity.Resource);
     }
 
+    [Fact]
+    public void Forget_LastDependentOfVirtualOwner_DropsTheVirtualOwner()
+    {
+        _graph.Observe(ConfigMaps, Meta("a", "a-1", Ref("example.com/v1", "Widget", "w", "w-1")));
+
+        _graph.Forget(Meta("a", "a-1"));
+
+        Assert.False(_graph.TryGet("w-1", out _));
+        Assert.Equal(0, _graph.Count);
+    }
+
     [Theory]
     [InlineData("v1", "")]
     [InlineData("apps/v1", "apps")]

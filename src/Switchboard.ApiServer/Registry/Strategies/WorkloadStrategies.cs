@@ -112,3 +112,27 @@ internal static class PodDefaults
         }
     }
 }
+
+/// <summary>Secrets: type defaults to Opaque, as upstream SetDefaults_Secret.</summary>
+internal sealed class SecretStrategy : ResourceStrategy<V1Secret>
+{
+    protected override ValueTask PrepareForCreateAsync(V1Secret obj, bool dryRun, CancellationToken cancellationToken)
+    {
+        obj.Type ??= "Opaque";
+        return ValueTask.CompletedTask;
+    }
+
+    protected override ValueTask PrepareForUpdateAsync(V1Secret obj, V1Secret old, bool dryRun, CancellationToken cancellationToken)
+    {
+        obj.Type ??= old.Type ?? "Opaque";
+        return ValueTask.CompletedTask;
+    }
+
+    protected override IEnumerable<Api.Validation.FieldError> ValidateUpdate(V1Secret obj, V1Secret old)
+    {
+        if (obj.Type != old.Type)
+        {
+            yield return Api.Validation.FieldError.Invalid("type", obj.Type, "field is immutable");
+        }
+    }
+}
