@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
 using Microsoft.AspNetCore.Http;
+using Switchboard.Api.Apply;
 using Switchboard.Api.Patch;
 using Switchboard.Api.Serialization;
 using Switchboard.ApiServer.Registry;
@@ -34,6 +35,10 @@ internal sealed partial class ApiHandler
         if (apply)
         {
             body = YamlToJson(body);
+            if (ri.Subresource is null or "status")
+            {
+                return await ApplyAsync(ctx, storage, ri, q, body).ConfigureAwait(false);
+            }
         }
         JsonNode patch;
         try
@@ -50,7 +55,7 @@ internal sealed partial class ApiHandler
             _ => UpdateTarget.Main,
         };
         var warnings = new List<string>();
-        var write = new WriteOptions(q.DryRun, q.FieldManager);
+        var write = new WriteOptions(q.DryRun, FieldManagerOf(ctx, q), ri.Subresource == "scale" ? "scale" : null);
         var ct = ctx.RequestAborted;
 
         if (ri.Subresource == "scale")
@@ -59,21 +64,6 @@ internal sealed partial class ApiHandler
             var scaled = await storage.UpdateAsync(ri.Namespace, ri.Name!, UpdateTarget.Main, (live, _) => SetReplicas(live, replicas), write, ct).ConfigureAwait(false);
             await WriteJsonAsync(ctx, 200, ScaleOf(storage, scaled.Bytes)).ConfigureAwait(false);
             return "PATCH";
-        }
-
-        if (apply && ri.Subresource is null && await storage.TryGetAsync(ri.Namespace, ri.Name!, ct).ConfigureAwait(false) is null)
-        {
-            // Server-side apply creates what does not exist yet.
-            var obj = DecodeObject(storage, Encoding.UTF8.GetBytes(patch.ToJsonString()), q, warnings);
-            obj.Metadata.Name ??= ri.Name;
-            if (obj.Metadata.Name != ri.Name)
-            {
-                throw ApiException.BadRequest($"the name of the object ({obj.Metadata.Name}) does not match the name on the URL ({ri.Name})");
-            }
-            var created = await storage.CreateAsync(ri.Namespace, obj, write, ct).ConfigureAwait(false);
-            AddWarnings(ctx, warnings);
-            await WriteObjectAsync(ctx, 201, storage, created.Bytes).ConfigureAwait(false);
-            return "APPLY";
         }
 
         var updated = await storage.UpdateAsync(ri.Namespace, ri.Name!, target, (_, liveBytes) =>
@@ -104,7 +94,140 @@ internal sealed partial class ApiHandler
         }, write, ct).ConfigureAwait(false);
         AddWarnings(ctx, warnings);
         await WriteObjectAsync(ctx, 200, storage, updated.Bytes).ConfigureAwait(false);
-        return apply ? "APPLY" : "PATCH";
+        return "PATCH";
+    }
+
+    /// <summary>
+    /// The field manager of a non-apply write: the fieldManager parameter, else what precedes the first '/' of the
+    /// User-Agent with unprintable characters dropped, at most 128 bytes (upstream managerOrUserAgent), so
+    /// kubectl's writes are owned by "kubectl" and a client without either by "unknown".
+    /// </summary>
+    private static string FieldManagerOf(HttpContext ctx, RequestQuery q)
+    {
+        if (!string.IsNullOrEmpty(q.FieldManager))
+        {
+            return q.FieldManager;
+        }
+        var agent = ctx.Request.Headers.UserAgent.ToString();
+        var slash = agent.IndexOf('/', StringComparison.Ordinal);
+        var prefix = slash < 0 ? agent : agent[..slash];
+        var sb = new StringBuilder();
+        var bytes = 0;
+        foreach (var rune in prefix.EnumerateRunes())
+        {
+            if (Rune.IsControl(rune) || Rune.GetUnicodeCategory(rune) is System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.OtherNotAssigned)
+            {
+                continue;
+            }
+            if (bytes + rune.Utf8SequenceLength > 128)
+            {
+                break;
+            }
+            bytes += rune.Utf8SequenceLength;
+            sb.Append(rune.ToString());
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// Server-side apply (PATCH with application/apply-patch+yaml) of the main resource or its status: the field
+    /// manager merges the configuration into the live object (or into nothing, creating it) and records ownership;
+    /// storage then writes it like any update, so dryRun, preconditions and the status/spec split still hold.
+    /// </summary>
+    private async Task<string> ApplyAsync(HttpContext ctx, ResourceStorage storage, RequestInfo ri, RequestQuery q, byte[] json)
+    {
+        JsonObject applied;
+        try
+        {
+            applied = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = 128 }) as JsonObject
+                ?? throw ApiException.BadRequest("error decoding YAML: the apply configuration must be an object");
+        }
+        catch (JsonException e)
+        {
+            throw ApiException.BadRequest("error decoding YAML: " + e.Message);
+        }
+        var fields = storage.FieldManager;
+        var manager = q.FieldManager!;
+        var apiVersion = storage.Info.GroupVersion;
+        var warnings = new List<string>();
+        var ct = ctx.RequestAborted;
+        var write = new WriteOptions(q.DryRun, manager, ri.Subresource, Applied: true);
+        try
+        {
+            fields.ValidateApplyRequest(applied, apiVersion);
+            // Field validation (fieldValidation=Strict|Warn) and decodability of the configuration itself.
+            _ = DecodeObject(storage, json, q, warnings);
+
+            if (ri.Subresource is null && await storage.TryGetAsync(ri.Namespace, ri.Name!, ct).ConfigureAwait(false) is null)
+            {
+                var obj = DecodeApplied(storage, fields.Apply(null, applied, manager, q.Force, apiVersion, _time.GetUtcNow()));
+                obj.Metadata.Name ??= ri.Name;
+                if (obj.Metadata.Name != ri.Name)
+                {
+                    throw ApiException.BadRequest($"the name of the object ({obj.Metadata.Name}) does not match the name on the URL ({ri.Name})");
+                }
+                try
+                {
+                    var created = await storage.CreateAsync(ri.Namespace, obj, write, ct).ConfigureAwait(false);
+                    AddWarnings(ctx, warnings);
+                    await WriteObjectAsync(ctx, 201, storage, created.Bytes).ConfigureAwait(false);
+                    return "APPLY";
+                }
+                catch (ApiException e) when (e.Reason == "AlreadyExists")
+                {
+                    // Created meanwhile by someone else: apply to that object instead.
+                }
+            }
+
+            var target = ri.Subresource == "status" ? UpdateTarget.Status : UpdateTarget.Main;
+            var updated = await storage.UpdateAsync(ri.Namespace, ri.Name!, target, (_, liveBytes) =>
+            {
+                var live = JsonNode.Parse(liveBytes.Span)!.AsObject();
+                var liveRv = live["metadata"]?["resourceVersion"]?.GetValue<string>();
+                var obj = DecodeApplied(storage, fields.Apply(live, applied, manager, q.Force, apiVersion, _time.GetUtcNow(), ri.Subresource));
+                // Only a resourceVersion the configuration itself carries is a precondition.
+                if (obj.Metadata.ResourceVersion == liveRv)
+                {
+                    obj.Metadata.ResourceVersion = null;
+                }
+                return obj;
+            }, write, ct).ConfigureAwait(false);
+            AddWarnings(ctx, warnings);
+            await WriteObjectAsync(ctx, 200, storage, updated.Bytes).ConfigureAwait(false);
+            return "APPLY";
+        }
+        catch (ApplyConflictException e)
+        {
+            // Upstream NewApplyConflict: 409 Conflict, details carrying only the causes.
+            throw new ApiException(409, "Conflict", e.Message)
+            {
+                Causes = [.. e.Conflicts.Select(c => ("FieldManagerConflict", c.Message, (string?)c.Field))],
+            };
+        }
+        catch (ApplyRequestException e)
+        {
+            throw new ApiException(e.StatusCode, e.Reason, e.Message);
+        }
+    }
+
+    /// <summary>The merged object as the kind's model; fields the configuration had but the model lacks are dropped.</summary>
+    private static IKubernetesObject<V1ObjectMeta> DecodeApplied(ResourceStorage storage, JsonObject merged)
+    {
+        var info = storage.Info;
+        try
+        {
+            var obj = storage.Decode(Encoding.UTF8.GetBytes(merged.ToJsonString()));
+            obj.Metadata ??= new V1ObjectMeta();
+            return obj;
+        }
+        catch (JsonException e)
+        {
+            throw ApiException.BadRequest($"{info.Kind} in version \"{info.Version}\" cannot be handled as a {info.Kind}: {DescribeJsonError(e)}");
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException or NotSupportedException or ArgumentException)
+        {
+            throw ApiException.BadRequest($"{info.Kind} in version \"{info.Version}\" cannot be handled as a {info.Kind}: {e.Message}");
+        }
     }
 
     private async Task CreateTokenAsync(HttpContext ctx, ResourceStorage storage, string ns, string name, RequestQuery q)

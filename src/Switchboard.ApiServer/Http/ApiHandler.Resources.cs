@@ -76,7 +76,8 @@ internal sealed partial class ApiHandler
             }
             var warnings = new List<string>();
             var obj = await ReadObjectAsync(ctx, storage, q, warnings).ConfigureAwait(false);
-            var created = await storage.CreateAsync(ri.Namespace, obj, new WriteOptions(q.DryRun, q.FieldManager), ct).ConfigureAwait(false);
+            // server-side apply: the field manager defaults from the User-Agent (ApiHandler.Patch.cs)
+            var created = await storage.CreateAsync(ri.Namespace, obj, new WriteOptions(q.DryRun, FieldManagerOf(ctx, q)), ct).ConfigureAwait(false);
             AddWarnings(ctx, warnings);
             await WriteObjectAsync(ctx, 201, storage, created.Bytes).ConfigureAwait(false);
             return "POST";
@@ -102,7 +103,8 @@ internal sealed partial class ApiHandler
             {
                 var body = await ReadBodyJsonAsync(ctx).ConfigureAwait(false);
                 var replicas = ReadScaleReplicas(body);
-                updated = await storage.UpdateAsync(ri.Namespace, ri.Name, UpdateTarget.Main, (live, _) => SetReplicas(live, replicas), new WriteOptions(q.DryRun, q.FieldManager), ct).ConfigureAwait(false);
+                // server-side apply: recorded as an Update through the scale subresource (ApiHandler.Patch.cs)
+                updated = await storage.UpdateAsync(ri.Namespace, ri.Name, UpdateTarget.Main, (live, _) => SetReplicas(live, replicas), new WriteOptions(q.DryRun, FieldManagerOf(ctx, q), "scale"), ct).ConfigureAwait(false);
                 await WriteJsonAsync(ctx, 200, ScaleOf(storage, updated.Bytes)).ConfigureAwait(false);
                 return "PUT";
             }
@@ -112,7 +114,8 @@ internal sealed partial class ApiHandler
                 obj.Metadata ??= new V1ObjectMeta();
                 obj.Metadata.Name = ri.Name;
             }
-            updated = await storage.UpdateAsync(ri.Namespace, ri.Name, target, (_, _) => obj, new WriteOptions(q.DryRun, q.FieldManager), ct).ConfigureAwait(false);
+            // server-side apply: the field manager defaults from the User-Agent (ApiHandler.Patch.cs)
+            updated = await storage.UpdateAsync(ri.Namespace, ri.Name, target, (_, _) => obj, new WriteOptions(q.DryRun, FieldManagerOf(ctx, q)), ct).ConfigureAwait(false);
             AddWarnings(ctx, warnings);
             await WriteObjectAsync(ctx, 200, storage, updated.Bytes).ConfigureAwait(false);
             return "PUT";
@@ -456,6 +459,22 @@ internal sealed partial class ApiHandler
         options ??= new V1DeleteOptions();
         options.GracePeriodSeconds ??= q.GracePeriodSeconds;
         options.PropagationPolicy ??= q.PropagationPolicy;
+        // The deprecated orphanDependents maps onto the propagation policies, as upstream.
+        options.OrphanDependents ??= q.OrphanDependents;
+        if (options.OrphanDependents is bool orphan)
+        {
+            if (options.PropagationPolicy is not null)
+            {
+                var message = $"Invalid value: \"{options.PropagationPolicy}\": orphanDependents and deletionPropagation cannot be both set";
+                throw new ApiException(422, "Invalid", "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: " + message)
+                {
+                    DetailKind = "DeleteOptions",
+                    DetailGroup = "meta.k8s.io",
+                    Causes = [("FieldValueInvalid", message, "propagationPolicy")],
+                };
+            }
+            options.PropagationPolicy = orphan ? "Orphan" : "Background";
+        }
         if (options.PropagationPolicy is { } p && p is not ("Orphan" or "Background" or "Foreground"))
         {
             throw new ApiException(422, "Invalid", $"DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\"")

@@ -66,6 +66,8 @@ internal sealed class RequestQuery
 
     public long? GracePeriodSeconds => Int("gracePeriodSeconds");
 
+    public bool? OrphanDependents => _q.ContainsKey("orphanDependents") ? Bool("orphanDependents") : null;
+
     private string? Str(string name) => _q.TryGetValue(name, out var v) && v.Count > 0 && !string.IsNullOrEmpty(v[0]) ? v[0] : null;
 
     private bool Bool(string name) => Str(name) switch

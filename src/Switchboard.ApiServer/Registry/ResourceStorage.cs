@@ -12,7 +12,10 @@ using Switchboard.Store;
 namespace Switchboard.ApiServer.Registry;
 
 /// <summary>Flags of one write request.</summary>
-internal readonly record struct WriteOptions(bool DryRun, string? FieldManager)
+/// <param name="FieldManager">Who writes, for metadata.managedFields; null leaves ownership untracked (server bootstrap).</param>
+/// <param name="Subresource">The subresource written through when the target does not say it (scale).</param>
+/// <param name="Applied">Server-side apply already computed managedFields; the write keeps them as they are.</param>
+internal readonly record struct WriteOptions(bool DryRun, string? FieldManager, string? Subresource = null, bool Applied = false)
 {
     public static WriteOptions Default => new(false, null);
 }
@@ -54,6 +57,9 @@ internal sealed class ResourceStorage
         _getNamespace = getNamespace;
         _accessor = ModelAccessor.For(info.ModelType, accessors);
         PatchMeta = new Api.Patch.SchemaPatchMeta(schemas, info.ModelType);
+        // ---- server-side apply (Switchboard.Api.Apply) ----
+        FieldManager = new Api.Apply.FieldManager(schemas, info.ModelType, info.HasStatusSubresource);
+        // ---- end server-side apply ----
     }
 
     public ResourceInfo Info { get; }
@@ -64,6 +70,9 @@ internal sealed class ResourceStorage
 
     /// <summary>Strategic-merge-patch strategies of this kind's fields.</summary>
     public Api.Patch.IPatchMeta PatchMeta { get; }
+
+    /// <summary>Field ownership (metadata.managedFields) and server-side apply for this kind.</summary>
+    public Api.Apply.FieldManager FieldManager { get; }
 
     public IKubernetesObject<V1ObjectMeta> Decode(ReadOnlySpan<byte> json) =>
         (IKubernetesObject<V1ObjectMeta>)(KubeJson.Deserialize(json, Info.ModelType) ?? throw ApiException.BadRequest("empty object"));
@@ -99,6 +108,9 @@ internal sealed class ResourceStorage
 
         var generated = string.IsNullOrEmpty(meta.Name) && !string.IsNullOrEmpty(meta.GenerateName);
         FillSystemFields(obj);
+        // ---- server-side apply: the creator owns what it set ----
+        TrackManagedFields(null, obj, options, subresource: null);
+        // ---- end server-side apply ----
 
         if (Info.Namespaced && !string.IsNullOrEmpty(meta.NamespaceProperty))
         {
@@ -303,6 +315,15 @@ internal sealed class ResourceStorage
                 meta.Generation = (old.Metadata.Generation ?? 1) + (_accessor.SpecDiffers(obj, old) ? 1 : 0);
             }
 
+            // ---- server-side apply: the writer owns what it changed (before the strategy's own changes, as upstream) ----
+            TrackManagedFields(old, obj, options, target switch
+            {
+                UpdateTarget.Status => "status",
+                UpdateTarget.Finalize => "finalize",
+                _ => options.Subresource,
+            });
+            // ---- end server-side apply ----
+
             var errors = MetadataValidation.ValidateUpdate(meta, old.Metadata, Strategy.NameRule, Info.Namespaced);
             if (errors.Count > 0)
             {
@@ -373,6 +394,28 @@ internal sealed class ResourceStorage
             }
         }
     }
+
+    // ---- server-side apply ----
+
+    /// <summary>
+    /// Records in obj's metadata.managedFields what this write changed relative to old (null on create), as an Update
+    /// by the request's field manager. Applies computed theirs already; untracked writes keep what obj carries.
+    /// </summary>
+    private void TrackManagedFields(IKubernetesObject<V1ObjectMeta>? old, IKubernetesObject<V1ObjectMeta> obj, WriteOptions options, string? subresource)
+    {
+        if (options.Applied || options.FieldManager is not { } manager)
+        {
+            return;
+        }
+        var live = old is null ? null : System.Text.Json.Nodes.JsonNode.Parse(Encode(old))!.AsObject();
+        var updated = System.Text.Json.Nodes.JsonNode.Parse(Encode(obj))!.AsObject();
+        var managed = FieldManager.UpdateManagedFields(live, updated, manager, "Update", Info.GroupVersion, _time.GetUtcNow(), subresource);
+        obj.Metadata.ManagedFields = managed.Count == 0
+            ? null
+            : KubeJson.Deserialize<List<V1ManagedFieldsEntry>>(System.Text.Encoding.UTF8.GetBytes(managed.ToJsonString()));
+    }
+
+    // ---- end server-side apply ----
 
     /// <summary>Upstream ResetObjectMetaForStatus: a status write cannot change these.</summary>
     private static void ResetMetadataForStatus(V1ObjectMeta meta, V1ObjectMeta old)
