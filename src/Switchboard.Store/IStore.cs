@@ -69,7 +69,10 @@ public interface IStore : IAsyncDisposable
     /// <summary>The latest committed revision.</summary>
     long Revision { get; }
 
-    /// <summary>Revisions at or below this cannot be listed or watched from (0 = nothing compacted).</summary>
+    /// <summary>
+    /// History covers revisions above this: listing at or watching from a revision below it throws
+    /// StoreExpiredException; at it is fine (0 = nothing compacted).
+    /// </summary>
     long CompactedRevision { get; }
 
     ValueTask<StoreObject?> GetAsync(string key, CancellationToken cancellationToken = default);
@@ -77,7 +80,7 @@ public interface IStore : IAsyncDisposable
     /// <summary>
     /// Lists keys under prefix as of revision (0 = latest), in key order, starting after startAfterKey
     /// (null = from the beginning), at most limit items (0 = all).
-    /// Throws StoreExpiredException when revision is compacted.
+    /// Throws StoreExpiredException when revision is compacted, StoreFutureRevisionException when it is newer than Revision.
     /// </summary>
     ValueTask<StoreList> ListAsync(string prefix, long revision, string? startAfterKey, int limit, CancellationToken cancellationToken = default);
 
@@ -90,7 +93,10 @@ public interface IStore : IAsyncDisposable
     /// <summary>Replaces key if its modRevision equals expectedModRevision (0 = unconditional).</summary>
     ValueTask<StoreWriteResult> UpdateAsync(string key, long expectedModRevision, ValueEncoder encode, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes key if its modRevision equals expectedModRevision (0 = unconditional); encode makes the tombstone.</summary>
+    /// <summary>
+    /// Deletes key if its modRevision equals expectedModRevision (0 = unconditional); encode makes the tombstone.
+    /// On Ok, Current carries the tombstone value stamped with the delete's revision (what upstream returns).
+    /// </summary>
     ValueTask<StoreWriteResult> DeleteAsync(string key, long expectedModRevision, ValueEncoder encodeTombstone, CancellationToken cancellationToken = default);
 
     /// <summary>

@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using System.Security.Cryptography.X509Certificates;
 using k8s;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -49,30 +48,7 @@ public sealed class TestApiServer : IAsyncDisposable
     }
 
     /// <summary>An HttpClient with the given bearer token (or none), trusting only the cluster CA.</summary>
-    public HttpClient CreateHttpClient(string? token)
-    {
-        var handler = new HttpClientHandler
-        {
-            ServerCertificateCustomValidationCallback = (_, cert, _, _) =>
-            {
-                if (cert is null)
-                {
-                    return false;
-                }
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(_ca);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return chain.Build(cert);
-            },
-        };
-        var client = new HttpClient(handler) { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(60) };
-        if (token is not null)
-        {
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
-        return client;
-    }
+    public HttpClient CreateHttpClient(string? token) => ClusterHttp.Create(Url, _ca, token);
 
     public async ValueTask DisposeAsync()
     {

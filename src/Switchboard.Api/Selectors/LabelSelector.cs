@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using k8s.Models;
+using Switchboard.Api.Validation;
 
 namespace Switchboard.Api.Selectors;
 
@@ -172,9 +173,9 @@ public sealed class LabelSelectorRequirement
     internal static List<string>? Validate(string key, LabelSelectorOperator op, IReadOnlyList<string>? values)
     {
         List<string>? errors = null;
-        if (LabelRules.KeyErrors(key) is { } keyErrors)
+        if (NameValidation.IsQualifiedName(key) is { Count: > 0 } keyErrors)
         {
-            (errors ??= []).Add(LabelRules.Invalid("key", key, string.Join("; ", keyErrors)));
+            (errors ??= []).Add(FieldError.Invalid("key", key, string.Join("; ", keyErrors)).ToString());
         }
         var count = values?.Count ?? 0;
         switch (op)
@@ -182,43 +183,43 @@ public sealed class LabelSelectorRequirement
             case LabelSelectorOperator.In or LabelSelectorOperator.NotIn:
                 if (count == 0)
                 {
-                    (errors ??= []).Add("values: Invalid value: " + LabelRules.GoStringSlice(values) + ": for 'in', 'notin' operators, values set can't be empty");
+                    (errors ??= []).Add("values: Invalid value: " + GoText.StringSlice(values) + ": for 'in', 'notin' operators, values set can't be empty");
                 }
                 break;
             case LabelSelectorOperator.Equals or LabelSelectorOperator.DoubleEquals or LabelSelectorOperator.NotEquals:
                 if (count != 1)
                 {
-                    (errors ??= []).Add("values: Invalid value: " + LabelRules.GoStringSlice(values) + ": exact-match compatibility requires one single value");
+                    (errors ??= []).Add("values: Invalid value: " + GoText.StringSlice(values) + ": exact-match compatibility requires one single value");
                 }
                 break;
             case LabelSelectorOperator.Exists or LabelSelectorOperator.DoesNotExist:
                 if (count != 0)
                 {
-                    (errors ??= []).Add("values: Invalid value: " + LabelRules.GoStringSlice(values) + ": values set must be empty for exists and does not exist");
+                    (errors ??= []).Add("values: Invalid value: " + GoText.StringSlice(values) + ": values set must be empty for exists and does not exist");
                 }
                 break;
             case LabelSelectorOperator.GreaterThan or LabelSelectorOperator.LessThan:
                 if (count != 1)
                 {
-                    (errors ??= []).Add("values: Invalid value: " + LabelRules.GoStringSlice(values) + ": for 'Gt', 'Lt' operators, exactly one value is required");
+                    (errors ??= []).Add("values: Invalid value: " + GoText.StringSlice(values) + ": for 'Gt', 'Lt' operators, exactly one value is required");
                 }
                 for (var i = 0; i < count; i++)
                 {
                     if (!TryParseInt64(values![i], out _))
                     {
-                        (errors ??= []).Add(LabelRules.Invalid(Index(i), values[i], "for 'Gt', 'Lt' operators, the value must be an integer"));
+                        (errors ??= []).Add(FieldError.Invalid(Index(i), values[i], "for 'Gt', 'Lt' operators, the value must be an integer").ToString());
                     }
                 }
                 break;
             default:
-                (errors ??= []).Add("operator: Unsupported value: " + LabelRules.GoQuote(op.ToString()) + ": supported values: \"in\", \"notin\", \"=\", \"==\", \"!=\", \"gt\", \"lt\", \"exists\", \"!\"");
+                (errors ??= []).Add("operator: Unsupported value: " + GoText.Quote(op.ToString()) + ": supported values: \"in\", \"notin\", \"=\", \"==\", \"!=\", \"gt\", \"lt\", \"exists\", \"!\"");
                 break;
         }
         for (var i = 0; i < count; i++)
         {
-            if (LabelRules.ValueErrors(values![i]) is { } valueErrors)
+            if (NameValidation.IsValidLabelValue(values![i]) is { Count: > 0 } valueErrors)
             {
-                (errors ??= []).Add(LabelRules.Invalid(Index(i) + "[" + key + "]", values[i], string.Join("; ", valueErrors)));
+                (errors ??= []).Add(FieldError.Invalid(Index(i) + "[" + key + "]", values[i], string.Join("; ", valueErrors)).ToString());
             }
         }
         return errors;
@@ -548,7 +549,7 @@ public sealed class LabelSelector
         "NotIn" => LabelSelectorOperator.NotIn,
         "Exists" => LabelSelectorOperator.Exists,
         "DoesNotExist" => LabelSelectorOperator.DoesNotExist,
-        _ => throw new SelectorException(LabelRules.GoQuote(op ?? "") + " is not a valid label selector operator"),
+        _ => throw new SelectorException(GoText.Quote(op ?? "") + " is not a valid label selector operator"),
     };
 
     // Upstream sorts by key for a deterministic String(); a stable sort keeps equal keys in input order.

@@ -125,10 +125,10 @@ internal sealed class LabelSelectorParser
         {
             throw new SelectorException($"found '{literal}', expected: identifier");
         }
-        if (LabelRules.KeyErrors(literal) is { } errs)
+        if (NameValidation.IsQualifiedName(literal) is { Count: > 0 } errs)
         {
             // Upstream validates with a nil *field.Path, which prints as "<nil>".
-            throw new SelectorException(LabelRules.Invalid("<nil>", literal, string.Join("; ", errs)));
+            throw new SelectorException(FieldError.Invalid("<nil>", literal, string.Join("; ", errs)).ToString());
         }
         var (next, _) = Lookahead(Context.Values);
         if (next is Token.EndOfString or Token.Comma && op != LabelSelectorOperator.DoesNotExist)

@@ -47,7 +47,8 @@ public sealed record FieldError(FieldErrorType Type, string Field, string? BadVa
     {
         get
         {
-            var showValue = HasBadValue && Type is FieldErrorType.Invalid or FieldErrorType.Duplicate or FieldErrorType.NotSupported;
+            // Upstream ErrorBody omits the value only for Required, Forbidden, TooLong and Internal.
+            var showValue = HasBadValue && Type is not (FieldErrorType.Required or FieldErrorType.Forbidden or FieldErrorType.TooLong or FieldErrorType.Internal);
             if (!showValue)
             {
                 return Detail.Length == 0 ? TypeText : TypeText + ": " + Detail;
@@ -67,11 +68,20 @@ public sealed record FieldError(FieldErrorType Type, string Field, string? BadVa
     public static FieldError Duplicate(string field, string? value) => new(FieldErrorType.Duplicate, field, value, "");
     public static FieldError TooLong(string field, int max) => new(FieldErrorType.TooLong, field, null, $"may not be more than {max} bytes", false);
 
+    /// <summary>Upstream field.TooMany: "Too many: 1001: must have at most 1000 items".</summary>
+    public static FieldError TooMany(string field, int actual, int max) =>
+        new(FieldErrorType.TooMany, field, actual.ToString(CultureInfo.InvariantCulture), max == 1 ? "must have at most 1 item" : $"must have at most {max} items") { RawValue = true };
+
+    public static FieldError Internal(string field, string detail) => new(FieldErrorType.Internal, field, null, detail, false);
+
+    /// <summary>An Invalid error whose value is already rendered as Go's %#v would (numbers, slices, structs).</summary>
+    public static FieldError InvalidRaw(string field, string rendered, string detail) => new(FieldErrorType.Invalid, field, rendered, detail) { RawValue = true };
+
     public static FieldError NotSupported(string field, string? value, IEnumerable<string> valid) =>
         new(FieldErrorType.NotSupported, field, value, "supported values: " + string.Join(", ", valid.Select(v => "\"" + v + "\"")));
 
     /// <summary>Numbers and booleans are printed bare, as Go's %#v does; strings are quoted.</summary>
     public bool RawValue { get; init; }
 
-    private string Quote(string s) => RawValue ? s : "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+    private string Quote(string s) => RawValue ? s : GoText.Quote(s);
 }

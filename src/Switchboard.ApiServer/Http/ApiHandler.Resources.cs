@@ -225,6 +225,15 @@ internal sealed partial class ApiHandler
                 }
             }
         }
+        catch (StoreFutureRevisionException e)
+        {
+            // Upstream waits briefly for the cache to catch up, then answers 504 with this text.
+            throw new ApiException(504, "Timeout", $"Too large resource version: {e.Requested}, current: {e.Current}")
+            {
+                RetryAfterSeconds = 1,
+                Causes = [("ResourceVersionTooLarge", "Too large resource version", null)],
+            };
+        }
         catch (StoreExpiredException)
         {
             throw ApiException.Expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.");

@@ -116,8 +116,8 @@ public sealed class ServerSideApplyTests(ApiServerFixture fixture) : IClassFixtu
     public async Task Apply_FieldOwnedByAnUpdater_ConflictNamesItsVersion()
     {
         var ns = await NamespaceAsync();
-        var json = $$"""
-            {"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"{{ns}}"},
+        var json = $$$"""
+            {"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"{{{ns}}}"},
              "spec":{"ports":[{"port":80,"targetPort":8080}]}}
             """;
         var (created, _) = await Http.SendJsonAsync(HttpMethod.Post, $"/api/v1/namespaces/{ns}/services?fieldManager=other", json);

@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Net.Http.Headers;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
+using Switchboard.TestKit;
 
 namespace Switchboard.E2E.Durability;
 
@@ -26,34 +25,7 @@ public sealed class DurabilityTests : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    private static HttpClient Client(string kubeconfig, Uri url)
-    {
-        var text = File.ReadAllText(kubeconfig);
-        var token = ReadField(text, "token:");
-        var ca = Encoding.UTF8.GetString(Convert.FromBase64String(ReadField(text, "certificate-authority-data:")));
-        var caCert = X509Certificate2.CreateFromPem(ca);
-        var handler = new HttpClientHandler
-        {
-            ServerCertificateCustomValidationCallback = (_, cert, _, _) =>
-            {
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(caCert);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return cert is not null && chain.Build(cert);
-            },
-            MaxConnectionsPerServer = 64,
-        };
-        var client = new HttpClient(handler) { BaseAddress = url, Timeout = TimeSpan.FromSeconds(30) };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return client;
-    }
-
-    private static string ReadField(string kubeconfig, string key)
-    {
-        var line = kubeconfig.Split('\n').First(l => l.TrimStart().StartsWith(key, StringComparison.Ordinal));
-        return line[(line.IndexOf(key, StringComparison.Ordinal) + key.Length)..].Trim().Trim('"');
-    }
+    private static HttpClient Client(string kubeconfig) => ClusterHttp.FromKubeconfig(kubeconfig, maxConnections: 64);
 
     [Fact]
     public async Task KillDashNine_EveryAcknowledgedWriteSurvives_AndRevisionsContinue()
@@ -61,7 +33,7 @@ public sealed class DurabilityTests : IAsyncLifetime
         var acknowledged = new ConcurrentDictionary<string, long>();
         await using (var server = await ServerProcess.StartAsync(_dataDir))
         {
-            using var http = Client(server.Kubeconfig, server.Url);
+            using var http = Client(server.Kubeconfig);
             using var stop = new CancellationTokenSource();
             var writers = Enumerable.Range(0, 16).Select(w => Task.Run(async () =>
             {
@@ -102,7 +74,7 @@ public sealed class DurabilityTests : IAsyncLifetime
         Assert.True(acknowledged.Count >= 500);
         await using (var restarted = await ServerProcess.StartAsync(_dataDir))
         {
-            using var http = Client(restarted.Kubeconfig, restarted.Url);
+            using var http = Client(restarted.Kubeconfig);
             var list = JsonNode.Parse(await http.GetStringAsync("/api/v1/namespaces/default/configmaps"))!;
             var stored = list["items"]!.AsArray().ToDictionary(
                 i => i!["metadata"]!["name"]!.GetValue<string>(),
