@@ -18,7 +18,8 @@ internal static class CliApp
     {
         var server = ServerCommand();
         var up = UpCommand();
-        var root = new RootCommand("Switchboard: Kubernetes service networking on real Linux networking.") { server, up };
+        var dns = DnsCommand();
+        var root = new RootCommand("Switchboard: Kubernetes service networking on real Linux networking.") { server, up, dns };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -76,6 +77,77 @@ internal static class CliApp
         flags.AddTo(cmd);
         cmd.SetAction((r, ct) => RunServerAsync(flags.Read(r), readyPrefix: "ready: ", ct));
         return cmd;
+    }
+
+    private static Command DnsCommand()
+    {
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "Kubeconfig to reach the API server; without it, the in-cluster config" };
+        var listen = new Option<string[]>("--listen") { Description = "Address to serve DNS on, UDP and TCP (repeatable): :PORT, ADDR, ADDR:PORT", DefaultValueFactory = _ => [":53"] };
+        var domain = new Option<string>("--cluster-domain") { Description = "Cluster DNS domain", DefaultValueFactory = _ => "cluster.local" };
+        var ttl = new Option<int>("--ttl") { Description = "TTL of cluster records, seconds (0-3600)", DefaultValueFactory = _ => 5 };
+        var pods = new Option<string>("--pods") { Description = "Pod A records: disabled, insecure or verified", DefaultValueFactory = _ => "disabled" };
+        var upstream = new Option<string[]>("--upstream") { Description = "Resolver for other names (repeatable): ADDR[:PORT], a resolv.conf path, or none (default /etc/resolv.conf)" };
+        var autopath = new Option<bool>("--autopath") { Description = "Walk a Pod's search path on the server (one query instead of five)" };
+        var metrics = new Option<string>("--metrics-bind-address") { Description = "Prometheus /metrics address; empty turns it off", DefaultValueFactory = _ => ":9153" };
+        var health = new Option<string>("--health-bind-address") { Description = "/health address; empty turns it off", DefaultValueFactory = _ => ":8080" };
+        var ready = new Option<string>("--ready-bind-address") { Description = "/ready address; empty turns it off", DefaultValueFactory = _ => ":8181" };
+        pods.AcceptOnlyFromAmong("disabled", "insecure", "verified");
+        ttl.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 0 or > 3600)
+            {
+                r.AddError("--ttl must be between 0 and 3600");
+            }
+        });
+        foreach (var address in (Option<string>[])[metrics, health, ready])
+        {
+            address.Validators.Add(r => CheckAddress(r, r.GetValueOrDefault<string>() is { Length: > 0 } v ? [v] : []));
+        }
+        listen.Validators.Add(r => CheckAddress(r, r.GetValueOrDefault<string[]>() ?? []));
+        upstream.Validators.Add(r =>
+        {
+            foreach (var value in r.GetValueOrDefault<string[]>() ?? [])
+            {
+                if (!Switchboard.Dns.DnsOptions.IsValidUpstream(value))
+                {
+                    r.AddError($"--upstream {value}: expected ADDR[:PORT], a resolv.conf path or none");
+                }
+            }
+        });
+        var cmd = new Command("dns", "Cluster DNS: the Kubernetes DNS specification for the cluster domain, other names forwarded upstream.") { kubeconfig, listen, domain, ttl, pods, upstream, autopath, metrics, health, ready };
+        cmd.SetAction(async (r, ct) =>
+        {
+            var options = new Switchboard.Dns.DnsOptions
+            {
+                Listen = r.GetValue(listen)!,
+                ClusterDomain = r.GetValue(domain)!,
+                Ttl = r.GetValue(ttl),
+                Pods = Enum.Parse<Switchboard.Dns.Kubernetes.PodsMode>(r.GetValue(pods)!, ignoreCase: true),
+                Upstream = r.GetValue(upstream) ?? [],
+                AutoPath = r.GetValue(autopath),
+                MetricsAddress = r.GetValue(metrics),
+                HealthAddress = r.GetValue(health),
+                ReadyAddress = r.GetValue(ready),
+            };
+            using var loggers = LoggerFactory.Create(b =>
+            {
+                b.SetMinimumLevel(LogLevel.Information);
+                b.AddProvider(new StderrLoggerProvider(LogLevel.Warning));
+            });
+            return await Switchboard.Dns.DnsCommandRunner.RunAsync(options, r.GetValue(kubeconfig), loggers, Console.Out, Console.Error, ct).ConfigureAwait(false);
+        });
+        return cmd;
+
+        static void CheckAddress(OptionResult r, string[] values)
+        {
+            foreach (var value in values)
+            {
+                if (!Switchboard.Dns.DnsOptions.IsValidAddress(value, out var error))
+                {
+                    r.AddError(error.Replace("--listen", r.Option.Name, StringComparison.Ordinal));
+                }
+            }
+        }
     }
 
     private static Command UpCommand()

@@ -71,6 +71,10 @@ internal static class ApiLoad
                     };
                     using var resp = await http.SendAsync(req);
                     ok = resp.IsSuccessStatusCode;
+                    if (!ok)
+                    {
+                        Console.Error.WriteLine($"bench: PATCH {req.RequestUri}: {(int)resp.StatusCode} {await resp.Content.ReadAsStringAsync()}");
+                    }
                 }
                 // Latency from when the write was due, so queueing behind a slow server counts (no coordinated omission).
                 latencies[n] = Stopwatch.GetElapsedTime(due).TotalMilliseconds;

@@ -54,6 +54,8 @@ public sealed class ResourceCatalog
         Res<V1Ingress>("networking.k8s.io", "v1", "ingresses", "ingress", true, ["ing"], [], ["status"]),
         Res<V1IngressClass>("networking.k8s.io", "v1", "ingressclasses", "ingressclass", false, [], [], []),
         Res<V1NetworkPolicy>("networking.k8s.io", "v1", "networkpolicies", "networkpolicy", true, ["netpol"], [], []),
+        Res<V1IPAddress>("networking.k8s.io", "v1", "ipaddresses", "ipaddress", false, ["ip"], [], []),
+        Res<V1ServiceCIDR>("networking.k8s.io", "v1", "servicecidrs", "servicecidr", false, [], [], ["status"]),
     ]);
 
     private static ResourceInfo Core<T>(string plural, string singular, bool namespaced, string[] shortNames, string[] categories, string[] subresources) =>

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Switchboard.Api.Validation;
 
 namespace Switchboard.Api.Selectors;
 

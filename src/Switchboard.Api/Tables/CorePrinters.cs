@@ -263,27 +263,64 @@ internal sealed class ServicePrinter() : TablePrinter(
         }
     }
 
-    /// <summary>The unique IP (else hostname) of each load-balancer ingress point, joined by ",".</summary>
+    /// <summary>
+    /// loadBalancerStatusStringer: the unique IP (else hostname) of each load-balancer ingress point, sorted (upstream
+    /// collects them in a sets.String) and joined by ",". Server-side tables are always wide, so nothing is cut.
+    /// </summary>
     internal static void AppendIngressPoints(ref CellBuilder b, JsonElement ingress)
     {
-        var start = b.Length;
-        foreach (var point in NodePrinter.Items(ingress))
+        var count = Count(ingress);
+        if (count == 0)
         {
-            var value = Get(point, "ip"u8);
-            if (!HasText(value))
-            {
-                value = Get(point, "hostname"u8);
-            }
-            if (!HasText(value) || Contains(b, start, value))
-            {
-                continue;
-            }
-            if (b.Length > start)
-            {
-                b.Append((byte)',');
-            }
-            b.Append(value);
+            return;
         }
+        var values = ArrayPool<JsonElement>.Shared.Rent(count);
+        try
+        {
+            var n = 0;
+            foreach (var point in NodePrinter.Items(ingress))
+            {
+                var value = Get(point, "ip"u8);
+                if (!HasText(value))
+                {
+                    value = Get(point, "hostname"u8);
+                }
+                if (HasText(value))
+                {
+                    values[n++] = value;
+                }
+            }
+            if (n > 1)
+            {
+                Array.Sort(values, 0, n, RawUtf8Order.Instance);
+            }
+            var start = b.Length;
+            for (var i = 0; i < n; i++)
+            {
+                if (Contains(b, start, values[i]))
+                {
+                    continue;
+                }
+                if (b.Length > start)
+                {
+                    b.Append((byte)',');
+                }
+                b.Append(values[i]);
+            }
+        }
+        finally
+        {
+            ArrayPool<JsonElement>.Shared.Return(values, clearArray: true);
+        }
+    }
+
+    /// <summary>Go's string order (bytes) over JSON string values.</summary>
+    private sealed class RawUtf8Order : IComparer<JsonElement>
+    {
+        public static readonly RawUtf8Order Instance = new();
+
+        public int Compare(JsonElement x, JsonElement y) =>
+            JsonMarshal.GetRawUtf8Value(x).SequenceCompareTo(JsonMarshal.GetRawUtf8Value(y));
     }
 
     /// <summary>labels.FormatLabels: "k=v" pairs sorted by key, joined by ","; "&lt;none&gt;" when empty.</summary>

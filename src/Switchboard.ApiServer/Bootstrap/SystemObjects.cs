@@ -23,6 +23,9 @@ internal static class SystemObjects
             await CreateIfMissingAsync(registry.Namespaces, null, new V1Namespace { Metadata = new V1ObjectMeta { Name = name } }, ct).ConfigureAwait(false);
         }
 
+        // The default ServiceCIDR first, as upstream's controller creates it before the `kubernetes` Service.
+        await EnsureServiceCidrAsync(registry, options, ct).ConfigureAwait(false);
+
         var services = registry.Find("", "Service")!;
         var firstIp = FirstIp(options.ServiceCidrs[0]);
         await CreateIfMissingAsync(services, "default", new V1Service
@@ -63,6 +66,75 @@ internal static class SystemObjects
         };
         await CreateIfMissingAsync(slices, "default", slice, ct).ConfigureAwait(false);
     }
+
+    /// <summary>Name of the ServiceCIDR that mirrors --service-cluster-ip-range.</summary>
+    public const string DefaultServiceCidrName = "kubernetes";
+
+    /// <summary>
+    /// Upstream's kubernetes-service-cidr-controller: the `kubernetes` ServiceCIDR mirrors --service-cluster-ip-range
+    /// (created if missing, upgraded when the flag gained a second family) and gets Ready=True when it matches. A
+    /// mismatch is left alone and reported, as upstream does.
+    /// </summary>
+    public static async Task EnsureServiceCidrAsync(ApiRegistry registry, ApiServerOptions options, CancellationToken ct, TimeProvider? time = null)
+    {
+        var storage = registry.Find("networking.k8s.io", "ServiceCIDR")!;
+        var cidrs = options.ServiceCidrs.ToList();
+        var live = await storage.TryGetAsync(null, DefaultServiceCidrName, ct).ConfigureAwait(false);
+        if (live is null)
+        {
+            await CreateIfMissingAsync(storage, null, new V1ServiceCIDR
+            {
+                Metadata = new V1ObjectMeta { Name = DefaultServiceCidrName },
+                Spec = new V1ServiceCIDRSpec { Cidrs = cidrs },
+            }, ct).ConfigureAwait(false);
+            live = await storage.TryGetAsync(null, DefaultServiceCidrName, ct).ConfigureAwait(false);
+            if (live is null)
+            {
+                return;
+            }
+        }
+        var current = (V1ServiceCIDR)storage.Decode(live.Value.Span);
+        var have = current.Spec?.Cidrs ?? [];
+        var write = new WriteOptions(false, ServiceCidrController);
+        if (cidrs.Count == 2 && have.Count == 1 && have[0] == cidrs[0])
+        {
+            await storage.UpdateAsync(null, DefaultServiceCidrName, UpdateTarget.Main, (obj, _) =>
+            {
+                ((V1ServiceCIDR)obj).Spec = new V1ServiceCIDRSpec { Cidrs = cidrs };
+                return obj;
+            }, write, ct).ConfigureAwait(false);
+            return;
+        }
+        if (current.Metadata.DeletionTimestamp is not null || !have.SequenceEqual(cidrs, StringComparer.Ordinal))
+        {
+            return;
+        }
+        var ready = current.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready");
+        if (ready is not null && ready.Status != "Unknown")
+        {
+            return;
+        }
+        await storage.UpdateAsync(null, DefaultServiceCidrName, UpdateTarget.Status, (obj, _) =>
+        {
+            var cidr = (V1ServiceCIDR)obj;
+            cidr.Status ??= new V1ServiceCIDRStatus();
+            var conditions = cidr.Status.Conditions?.Where(c => c.Type != "Ready").ToList() ?? [];
+            conditions.Add(new V1Condition
+            {
+                Type = "Ready",
+                Status = "True",
+                Reason = "",
+                Message = "Kubernetes default Service CIDR is ready",
+                LastTransitionTime = WholeSeconds((time ?? TimeProvider.System).GetUtcNow().UtcDateTime),
+            });
+            cidr.Status.Conditions = conditions;
+            return cidr;
+        }, write, ct).ConfigureAwait(false);
+    }
+
+    private const string ServiceCidrController = "kubernetes-service-cidr-controller";
+
+    private static DateTime WholeSeconds(DateTime t) => new(t.Ticks - (t.Ticks % TimeSpan.TicksPerSecond), DateTimeKind.Utc);
 
     private static async Task CreateIfMissingAsync(ResourceStorage storage, string? ns, IKubernetesObject<V1ObjectMeta> obj, CancellationToken ct)
     {

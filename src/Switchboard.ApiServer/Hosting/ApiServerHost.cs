@@ -87,24 +87,24 @@ public sealed partial class ApiServerHost : IAsyncDisposable
         try
         {
             var catalog = ResourceCatalog.Default;
-            var serviceCidrs = options.ServiceCidrs;
-            if (serviceCidrs.Count == 0)
-            {
-                throw new ArgumentException("--service-cluster-ip-range must name at least one CIDR");
-            }
-            var allocator = new ClusterIpAllocator(serviceCidrs[0]);
+            var serviceNetworking = new ServiceNetworking(options, loggerFactory, time);
             var strategies = new Dictionary<Type, IResourceStrategy>
             {
                 [typeof(V1Namespace)] = new NamespaceStrategy(),
-                [typeof(V1Service)] = new ServiceStrategy(allocator),
                 [typeof(V1Deployment)] = new DeploymentStrategy(),
                 [typeof(V1ReplicaSet)] = new ReplicaSetStrategy(),
                 [typeof(V1Pod)] = new PodStrategy(),
                 [typeof(V1Secret)] = new SecretStrategy(),
+                [typeof(V1Node)] = new NodeStrategy(),
+                [typeof(V1EndpointSlice)] = new EndpointSliceStrategy(),
+                [typeof(V1Ingress)] = new IngressStrategy(store, catalog.FindKind("networking.k8s.io", "IngressClass")!.StorePrefix),
+                [typeof(V1IngressClass)] = new IngressClassStrategy(),
+                [typeof(V1NetworkPolicy)] = new NetworkPolicyStrategy(),
             };
+            serviceNetworking.AddStrategies(strategies);
             var schemas = new SchemaCatalog(catalog);
             var registry = new ApiRegistry(catalog, schemas, store, time, strategies);
-            await RepairAllocationsAsync(registry, allocator, cancellationToken).ConfigureAwait(false);
+            await serviceNetworking.StartAsync(registry, options, cancellationToken).ConfigureAwait(false);
 
             var tokens = new ServiceAccountTokens(pki.ServiceAccountKey, new ServiceAccountTokenOptions { ClusterDomain = options.ClusterDomain }, time);
             var auth = new BearerAuthenticator(pki.AdminToken, tokens);
@@ -142,38 +142,14 @@ public sealed partial class ApiServerHost : IAsyncDisposable
             Kubeconfig.WriteAdmin(kubeconfig, pki.CaPem, port, pki.AdminToken, FileOwner.FromSudoEnvironment());
             handler.MarkReady();
             Log.Started(logger, url);
-            return new ApiServerHost(app, store, pki, url, kubeconfig, stopping, watch);
+            serviceNetworking.StartRepairLoop();
+            return new ApiServerHost(app, store, pki, url, kubeconfig, stopping, watch) { _serviceNetworking = serviceNetworking };
         }
         catch
         {
             await store.DisposeAsync().ConfigureAwait(false);
             pki.Dispose();
             throw;
-        }
-    }
-
-    /// <summary>Rebuilds the allocator from stored Services (upstream's repair pass, minimal form).</summary>
-    private static async Task RepairAllocationsAsync(ApiRegistry registry, ClusterIpAllocator allocator, CancellationToken ct)
-    {
-        var services = registry.Catalog.FindKind("", "Service")!;
-        var list = await registry.Store.ListAsync(services.StorePrefix, 0, null, 0, ct).ConfigureAwait(false);
-        foreach (var item in list.Items)
-        {
-            var svc = KubeJson.Deserialize<V1Service>(item.Value.Span);
-            foreach (var ip in svc?.Spec?.ClusterIPs ?? [])
-            {
-                if (allocator.Contains(ip))
-                {
-                    try
-                    {
-                        allocator.Allocate(ip);
-                    }
-                    catch (AllocationException)
-                    {
-                        // Two stored Services claim one IP: keep the first; the semantics issue's repair reports it.
-                    }
-                }
-            }
         }
     }
 
@@ -211,6 +187,10 @@ public sealed partial class ApiServerHost : IAsyncDisposable
         finally
         {
             await _app.DisposeAsync().ConfigureAwait(false);
+            if (_serviceNetworking is not null)
+            {
+                await _serviceNetworking.DisposeAsync().ConfigureAwait(false);
+            }
             await _store.DisposeAsync().ConfigureAwait(false);
             _pki.Dispose();
             _stopping.Dispose();

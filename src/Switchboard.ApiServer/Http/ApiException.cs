@@ -28,8 +28,12 @@ internal sealed class ApiException(int code, string reason, string message) : Ex
 
     public static ApiException Invalid(ResourceInfo r, string name, IReadOnlyList<FieldError> errors)
     {
-        var text = errors.Count == 1 ? errors[0].ToString() : "[" + string.Join(", ", errors.Select(e => e.ToString())) + "]";
-        return new(422, "Invalid", $"{r.Kind} \"{name}\" is invalid: {text}")
+        // Upstream NewInvalid: the kind is group-qualified ("Ingress.networking.k8s.io") and the message lists
+        // each distinct error once (ErrorList.ToAggregate); the causes keep every error.
+        var distinct = errors.Select(e => e.ToString()).Distinct(StringComparer.Ordinal).ToList();
+        var text = distinct.Count == 1 ? distinct[0] : "[" + string.Join(", ", distinct) + "]";
+        var kind = r.Group.Length == 0 ? r.Kind : r.Kind + "." + r.Group;
+        return new(422, "Invalid", $"{kind} \"{name}\" is invalid: {text}")
         {
             DetailName = name,
             DetailGroup = r.Group,

@@ -81,6 +81,10 @@ internal sealed class WatchStreamer(WatchOptions options, TimeProvider time, Can
     public int Held => Volatile.Read(ref _held);
 
     private int _held;
+    private int _active;
+
+    /// <summary>Number of watches currently streaming (registered with the store).</summary>
+    public int Active => Volatile.Read(ref _active);
 
     private (Task Open, CancellationToken CloseAll) Current()
     {
@@ -149,6 +153,7 @@ internal sealed class WatchStreamer(WatchOptions options, TimeProvider time, Can
         var writer = new EventWriter(pipe, info, table, time);
 
         IStoreWatch? watch = null;
+        Interlocked.Increment(ref _active);
         try
         {
             var prefix = info.ListPrefix(ns);
@@ -266,6 +271,7 @@ internal sealed class WatchStreamer(WatchOptions options, TimeProvider time, Can
         finally
         {
             watch?.Dispose();
+            Interlocked.Decrement(ref _active);
         }
     }
 

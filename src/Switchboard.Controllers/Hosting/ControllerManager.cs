@@ -1,6 +1,9 @@
 using k8s;
 using Microsoft.Extensions.Logging;
 using Switchboard.Api.Resources;
+using Switchboard.Client.Informers;
+using Switchboard.Controllers.Endpoints;
+using Switchboard.Controllers.EndpointSlices;
 using Switchboard.Controllers.GarbageCollection;
 using Switchboard.Controllers.Namespaces;
 
@@ -31,6 +34,16 @@ public sealed class ControllerManager : IAsyncDisposable
         var garbage = new GarbageCollector(client, ResourceCatalog.Default, loggers, time);
         manager._owned.Add(garbage);
         manager._running.Add(Task.Run(() => garbage.RunAsync(manager._stop.Token)));
+        // One informer per kind shared by the endpoint controllers; started after they registered handlers and indexes.
+        var informers = new SharedInformerFactory(client, loggers, time);
+        manager._owned.Add(informers);
+        var slices = new EndpointSliceController(informers, client, loggers, time);
+        manager._owned.Add(slices);
+        manager._running.Add(Task.Run(() => slices.RunAsync(manager._stop.Token)));
+        var endpoints = new EndpointsController(informers, client, loggers, time);
+        manager._owned.Add(endpoints);
+        manager._running.Add(Task.Run(() => endpoints.RunAsync(manager._stop.Token)));
+        manager._running.Add(informers.RunAsync(manager._stop.Token));
         return manager;
     }
 

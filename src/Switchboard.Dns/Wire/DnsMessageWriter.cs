@@ -102,7 +102,7 @@ internal ref struct DnsMessageWriter
     }
 
     /// <summary>Writes the question and makes its name (and every suffix) a compression target.</summary>
-    public bool TryWriteQuestion(ReadOnlySpan<byte> name, ushort type, ushort cls)
+    public bool TryWriteQuestion(scoped ReadOnlySpan<byte> name, ushort type, ushort cls)
     {
         var c = Checkpoint();
         if (!TryWriteName(name, compress: true) || !TryWriteU16(type) || !TryWriteU16(cls))
@@ -115,7 +115,7 @@ internal ref struct DnsMessageWriter
     }
 
     /// <summary>A or AAAA, chosen by the address length (4 or 16).</summary>
-    public bool TryAddAddress(DnsSection section, NameRef owner, uint ttl, ReadOnlySpan<byte> address)
+    public bool TryAddAddress(DnsSection section, scoped NameRef owner, uint ttl, scoped ReadOnlySpan<byte> address)
     {
         var type = address.Length == 4 ? DnsType.A : DnsType.AAAA;
         var c = Checkpoint();
@@ -129,7 +129,7 @@ internal ref struct DnsMessageWriter
     }
 
     /// <summary>A record whose rdata is one compressible name (CNAME, PTR, NS); <paramref name="targetOffset"/> locates the target for later owners.</summary>
-    public bool TryAddName(DnsSection section, NameRef owner, ushort type, uint ttl, ReadOnlySpan<byte> target, out int targetOffset)
+    public bool TryAddName(DnsSection section, scoped NameRef owner, ushort type, uint ttl, scoped ReadOnlySpan<byte> target, out int targetOffset)
     {
         var c = Checkpoint();
         targetOffset = 0;
@@ -143,7 +143,7 @@ internal ref struct DnsMessageWriter
     }
 
     /// <summary>SRV (RFC 2782): the target is written uncompressed, as the RFC requires, but later names may point to it.</summary>
-    public bool TryAddSrv(DnsSection section, NameRef owner, uint ttl, ushort priority, ushort weight, ushort port, ReadOnlySpan<byte> target, out int targetOffset)
+    public bool TryAddSrv(DnsSection section, scoped NameRef owner, uint ttl, ushort priority, ushort weight, ushort port, scoped ReadOnlySpan<byte> target, out int targetOffset)
     {
         var c = Checkpoint();
         targetOffset = 0;
@@ -159,7 +159,7 @@ internal ref struct DnsMessageWriter
     }
 
     /// <summary>TXT with one character-string of at most 255 bytes.</summary>
-    public bool TryAddTxt(DnsSection section, NameRef owner, uint ttl, ReadOnlySpan<byte> text)
+    public bool TryAddTxt(DnsSection section, scoped NameRef owner, uint ttl, scoped ReadOnlySpan<byte> text)
     {
         var c = Checkpoint();
         if (text.Length > 255 || !TryBeginRecord(section, owner, DnsType.TXT, DnsClass.IN, ttl, out var rdStart)
@@ -172,7 +172,7 @@ internal ref struct DnsMessageWriter
         return true;
     }
 
-    public bool TryAddSoa(DnsSection section, NameRef owner, uint ttl, ReadOnlySpan<byte> mname, ReadOnlySpan<byte> rname, uint serial, uint refresh, uint retry, uint expire, uint minimum)
+    public bool TryAddSoa(DnsSection section, scoped NameRef owner, uint ttl, scoped ReadOnlySpan<byte> mname, scoped ReadOnlySpan<byte> rname, uint serial, uint refresh, uint retry, uint expire, uint minimum)
     {
         var c = Checkpoint();
         if (!TryBeginRecord(section, owner, DnsType.SOA, DnsClass.IN, ttl, out var rdStart)
@@ -187,7 +187,7 @@ internal ref struct DnsMessageWriter
     }
 
     /// <summary>Any record with opaque rdata.</summary>
-    public bool TryAddRaw(DnsSection section, NameRef owner, ushort type, ushort cls, uint ttl, ReadOnlySpan<byte> rdata)
+    public bool TryAddRaw(DnsSection section, scoped NameRef owner, ushort type, ushort cls, uint ttl, scoped ReadOnlySpan<byte> rdata)
     {
         var c = Checkpoint();
         if (!TryBeginRecord(section, owner, type, cls, ttl, out var rdStart) || !TryWriteBytes(rdata))
@@ -216,7 +216,7 @@ internal ref struct DnsMessageWriter
     }
 
     /// <summary>Starts a record whose rdata the caller writes with the primitives below, then <see cref="EndRecord"/>.</summary>
-    public bool TryBeginRecord(DnsSection section, NameRef owner, ushort type, ushort cls, uint ttl, out int rdStart)
+    public bool TryBeginRecord(DnsSection section, scoped NameRef owner, ushort type, ushort cls, uint ttl, out int rdStart)
     {
         rdStart = 0;
         if (section < _section)
@@ -297,7 +297,7 @@ internal ref struct DnsMessageWriter
         return true;
     }
 
-    public bool TryWriteBytes(ReadOnlySpan<byte> bytes)
+    public bool TryWriteBytes(scoped ReadOnlySpan<byte> bytes)
     {
         if (_pos + bytes.Length > _limit)
         {
@@ -308,7 +308,7 @@ internal ref struct DnsMessageWriter
         return true;
     }
 
-    public bool TryWriteName(ReadOnlySpan<byte> wire, bool compress) => TryWriteName(wire, compress, out _);
+    public bool TryWriteName(scoped ReadOnlySpan<byte> wire, bool compress) => TryWriteName(wire, compress, out _);
 
     /// <summary>
     /// Writes an uncompressed wire name, replacing its longest suffix already in the message by a pointer when
@@ -316,7 +316,7 @@ internal ref struct DnsMessageWriter
     /// case-insensitively, as compression in BIND and miekg/dns does. <paramref name="start"/> is where the name
     /// can be found (for a fully compressed name, the place the pointer leads to, so no pointer points at a pointer).
     /// </summary>
-    public bool TryWriteName(ReadOnlySpan<byte> wire, bool compress, out int start)
+    public bool TryWriteName(scoped ReadOnlySpan<byte> wire, bool compress, out int start)
     {
         start = _pos;
         Span<byte> labels = stackalloc byte[DnsLimits.MaxLabels];
@@ -390,7 +390,7 @@ internal ref struct DnsMessageWriter
     }
 
     /// <summary>Does the name at <paramref name="offset"/> in the message (following pointers) equal <paramref name="suffix"/>, ignoring case?</summary>
-    private readonly bool NameEqualsAt(int offset, ReadOnlySpan<byte> suffix)
+    private readonly bool NameEqualsAt(int offset, scoped ReadOnlySpan<byte> suffix)
     {
         var p = offset;
         var s = 0;
@@ -431,7 +431,7 @@ internal ref struct DnsMessageWriter
 
     private static byte Lower(byte b) => b is >= (byte)'A' and <= (byte)'Z' ? (byte)(b | 0x20) : b;
 
-    private static uint HashLabel(uint seed, ReadOnlySpan<byte> label)
+    private static uint HashLabel(uint seed, scoped ReadOnlySpan<byte> label)
     {
         // FNV-1a over the lower-cased label, chained with the hash of the rest of the name.
         var h = (seed ^ 2166136261u) * 16777619u;

@@ -21,7 +21,7 @@ internal enum CopyResult
 /// </summary>
 internal static class RecordCopier
 {
-    public static CopyResult TryCopy(ReadOnlySpan<byte> source, ref int pos, ref DnsMessageWriter writer, DnsSection section, uint age)
+    public static CopyResult TryCopy(scoped ReadOnlySpan<byte> source, ref int pos, ref DnsMessageWriter writer, DnsSection section, uint age)
     {
         Span<byte> owner = stackalloc byte[DnsLimits.MaxNameLength + 1];
         if (!DnsName.TryRead(source, ref pos, owner, out var ownerLength) || pos + 10 > source.Length)
@@ -61,7 +61,7 @@ internal static class RecordCopier
         return CopyResult.Copied;
     }
 
-    private static CopyResult CopyRdata(ReadOnlySpan<byte> source, int p, int end, ushort type, ref DnsMessageWriter writer)
+    private static CopyResult CopyRdata(scoped ReadOnlySpan<byte> source, int p, int end, ushort type, ref DnsMessageWriter writer)
     {
         switch (type)
         {
@@ -112,7 +112,7 @@ internal static class RecordCopier
         }
     }
 
-    private static CopyResult CopyName(ReadOnlySpan<byte> source, ref int p, int end, ref DnsMessageWriter writer, bool compress)
+    private static CopyResult CopyName(scoped ReadOnlySpan<byte> source, ref int p, int end, ref DnsMessageWriter writer, bool compress)
     {
         Span<byte> name = stackalloc byte[DnsLimits.MaxNameLength + 1];
         // Pointers may lead anywhere earlier in the message, but the name itself must sit inside this rdata.
@@ -124,4 +124,77 @@ internal static class RecordCopier
     }
 
     private static CopyResult Done(int p, int end) => p == end ? CopyResult.Copied : CopyResult.Malformed;
+}
+
+/// <summary>Splices the sections of an upstream message into a response being built.</summary>
+internal static class MessageSplicer
+{
+    /// <summary>
+    /// Copies answer, authority and additional records of <paramref name="message"/> (TTLs reduced by
+    /// <paramref name="age"/>). With <paramref name="answersOnly"/> only answers are taken, plus the authority
+    /// section when there are none (the SOA of a negative answer). A record that does not fit sets TC if it belongs
+    /// to the answer or authority section and is dropped silently from additional (RFC 2181 §9). False for a
+    /// malformed message.
+    /// </summary>
+    public static bool TryCopy(scoped ReadOnlySpan<byte> message, uint age, bool answersOnly, ref DnsMessageWriter w, out int rcode)
+    {
+        rcode = DnsRcode.ServFail;
+        if (message.Length < DnsLimits.HeaderLength)
+        {
+            return false;
+        }
+        rcode = message[3] & 0x0F;
+        int qd = DnsName.U16(message, 4), an = DnsName.U16(message, 6), ns = DnsName.U16(message, 8), ar = DnsName.U16(message, 10);
+        var pos = DnsLimits.HeaderLength;
+        for (var i = 0; i < qd; i++)
+        {
+            if (!DnsName.TrySkip(message, ref pos) || (pos += 4) > message.Length)
+            {
+                return false;
+            }
+        }
+        for (var i = 0; i < an; i++)
+        {
+            switch (RecordCopier.TryCopy(message, ref pos, ref w, DnsSection.Answer, age))
+            {
+                case CopyResult.Malformed:
+                    return false;
+                case CopyResult.NoRoom:
+                    w.Truncated = true;
+                    return true;
+            }
+        }
+        if (answersOnly && an > 0)
+        {
+            return true;
+        }
+        for (var i = 0; i < ns; i++)
+        {
+            switch (RecordCopier.TryCopy(message, ref pos, ref w, DnsSection.Authority, age))
+            {
+                case CopyResult.Malformed:
+                    return false;
+                case CopyResult.NoRoom:
+                    w.Truncated = true;
+                    return true;
+            }
+        }
+        if (answersOnly)
+        {
+            return true;
+        }
+        for (var i = 0; i < ar; i++)
+        {
+            var result = RecordCopier.TryCopy(message, ref pos, ref w, DnsSection.Additional, age);
+            if (result == CopyResult.Malformed)
+            {
+                return false;
+            }
+            if (result == CopyResult.NoRoom)
+            {
+                break;
+            }
+        }
+        return true;
+    }
 }

@@ -300,6 +300,27 @@ public class TablePrinterTests
     }
 
     [Fact]
+    public void Ingress_AddressSortedAndUnique_EmptyClassStaysEmpty()
+    {
+        // printIngress: loadBalancer points go through a sets.String (sorted, unique); only a nil class is <none>.
+        var cells = Cells("networking.k8s.io", "ingresses", """
+            {"metadata":{"name":"ing"},"spec":{"ingressClassName":"","rules":[{"host":"*.example.com"}]},
+             "status":{"loadBalancer":{"ingress":[{"hostname":"lb.example.com"},{"ip":"10.0.0.2"},{"ip":"10.0.0.10"},{"ip":"10.0.0.2"}]}}}
+            """);
+        Assert.Equal(["ing", "", "*.example.com", "10.0.0.10,10.0.0.2,lb.example.com", "80", "<unknown>"], cells);
+    }
+
+    [Fact]
+    public void NetworkPolicy_PodSelector_FormatLabelSelector()
+    {
+        Assert.Equal(["np", "!legacy,role=db,tier in (cache,db)", "<unknown>"], Cells("networking.k8s.io", "networkpolicies", """
+            {"metadata":{"name":"np"},"spec":{"podSelector":{"matchLabels":{"role":"db"},"matchExpressions":[
+              {"key":"tier","operator":"In","values":["db","cache"]},{"key":"legacy","operator":"DoesNotExist"}]}}}
+            """));
+        Assert.Equal(["np", "<none>", "<unknown>"], Cells("networking.k8s.io", "networkpolicies", """{"metadata":{"name":"np"},"spec":{}}"""));
+    }
+
+    [Fact]
     public void IngressClass_ControllerAndParameters()
     {
         Assert.Equal(["nginx", "k8s.io/ingress-nginx", "IngressParameters.k8s.example.com/external-lb", "<unknown>"],

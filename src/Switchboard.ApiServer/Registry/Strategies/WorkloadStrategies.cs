@@ -61,13 +61,17 @@ internal sealed class ReplicaSetStrategy : ResourceStrategy<V1ReplicaSet>
     }
 }
 
-/// <summary>Pods: defaults of the core/v1 PodSpec and phase Pending on create.</summary>
+/// <summary>
+/// Pods: defaults of the core/v1 PodSpec (with the pod-only hostNetwork hostPort default), phase Pending on create,
+/// and v1.33 validation of the networking fields (Switchboard.Api.Validation.PodNetworkValidation).
+/// </summary>
 internal sealed class PodStrategy : ResourceStrategy<V1Pod>
 {
     protected override ValueTask PrepareForCreateAsync(V1Pod obj, bool dryRun, CancellationToken cancellationToken)
     {
         obj.Spec ??= new V1PodSpec();
         PodDefaults.Apply(obj.Spec);
+        PodDefaults.HostNetworkPorts(obj.Spec);
         obj.Status = new V1PodStatus { Phase = "Pending", QosClass = "BestEffort" };
         return ValueTask.CompletedTask;
     }
@@ -75,13 +79,35 @@ internal sealed class PodStrategy : ResourceStrategy<V1Pod>
     protected override ValueTask PrepareForUpdateAsync(V1Pod obj, V1Pod old, bool dryRun, CancellationToken cancellationToken)
     {
         PodDefaults.Apply(obj.Spec);
+        PodDefaults.HostNetworkPorts(obj.Spec);
         return ValueTask.CompletedTask;
     }
+
+    protected override IEnumerable<Api.Validation.FieldError> Validate(V1Pod obj) => Api.Validation.PodNetworkValidation.Validate(obj.Spec);
 }
 
 /// <summary>Upstream SetDefaults_PodSpec / SetDefaults_Container, the part users see in `get -o yaml`.</summary>
 internal static class PodDefaults
 {
+    /// <summary>
+    /// Upstream SetDefaults_Pod (pods only, not templates): with hostNetwork an unset hostPort takes the
+    /// containerPort, since the container binds the node's port anyway.
+    /// </summary>
+    public static void HostNetworkPorts(V1PodSpec? spec)
+    {
+        if (spec?.HostNetwork != true)
+        {
+            return;
+        }
+        foreach (var port in (spec.Containers ?? []).Concat(spec.InitContainers ?? []).SelectMany(c => c.Ports ?? []))
+        {
+            if (port.HostPort is null or 0)
+            {
+                port.HostPort = port.ContainerPort;
+            }
+        }
+    }
+
     public static void Apply(V1PodSpec? spec)
     {
         if (spec is null)
