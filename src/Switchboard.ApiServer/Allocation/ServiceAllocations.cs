@@ -487,9 +487,23 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
                 // Upstream's dry-run allocator does not look for a free address: it answers with the network address.
                 return IpText.Format(range.Cidr.Network);
             }
+            var waited = false;
             for (var attempt = 0; attempt < MaxCollisions; attempt++)
             {
-                var ip = range.ReserveNext(Stamp()) ?? throw ApiException.Internal($"failed to allocate a serviceIP: range is full ({range.Cidr.Text})");
+                var ip = range.ReserveNext(Stamp());
+                if (ip is null)
+                {
+                    // Upstream releases inside the delete request; here a release may still be deleting its
+                    // IPAddress object, so a full range waits for those before it says so.
+                    var pending = range.PendingReleases();
+                    if (pending.Length == 0 || waited)
+                    {
+                        throw ApiException.Internal($"failed to allocate a serviceIP: range is full ({range.Cidr.Text})");
+                    }
+                    waited = true;
+                    await Task.WhenAll(pending).WaitAsync(cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
                 if (await CreateObjectAsync(range, ip, family, meta, cancellationToken).ConfigureAwait(false))
                 {
                     transaction.Ips.Add((range, ip));

@@ -82,7 +82,7 @@ public sealed class VerbTests(ApiServerFixture fixture) : IClassFixture<ApiServe
         await Http.CreateNamespaceAsync(ns);
         foreach (var (name, app) in new[] { ("a", "x"), ("b", "x"), ("c", "y") })
         {
-            await Http.PostJsonAsync($"/api/v1/namespaces/{ns}/configmaps", $$$"""{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"{{{name}}}","labels":{"app":"{{{app}}}"}}}""");
+            await Http.PostJsonAsync($"/api/v1/namespaces/{ns}/configmaps", $$$"""{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"{{{name}}}","labels":{"app":"{{{app}}}"} } }""");
         }
         var (code, deleted) = await Http.SendJsonAsync(HttpMethod.Delete, $"/api/v1/namespaces/{ns}/configmaps?labelSelector=app%3Dx");
         Assert.Equal(200, code);
