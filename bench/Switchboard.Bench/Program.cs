@@ -1,11 +1,18 @@
 using BenchmarkDotNet.Running;
 using Switchboard.Bench.Api;
+using Switchboard.Bench.EndpointSlices;
 
 // `api [switchboard.dll]`: system benchmark of the API server issue's targets against a real server process.
 // Anything else: BenchmarkDotNet micro-benchmarks (e.g. `--filter *FieldValidator*`).
 if (args.Length > 0 && args[0] == "api")
 {
     return await ApiLoad.RunAsync(args[1..]);
+}
+// `endpointslices [services] [podsPerService] [churnSeconds] [--slices-only]`: the EndpointSlice issue's targets,
+// API server and controllers in this process.
+if (args.Length > 0 && args[0] == "endpointslices")
+{
+    return await SliceLoad.RunAsync(args[1..]);
 }
 BenchmarkSwitcher.FromAssembly(typeof(ApiLoad).Assembly).Run(args);
 return 0;

@@ -180,6 +180,10 @@ internal sealed partial class DnsServer : IAsyncDisposable
                 _ready.TrySetResult();
             }
         };
+        if (Index.Current.Synced)
+        {
+            _ready.TrySetResult(); // an index fed and published by the caller (tests)
+        }
         _publisher = Index.RunPublisherAsync(ex => Log.PublishFailed(_logger, ex), _stop.Token);
 
         var serverLogger = loggers.CreateLogger("Switchboard.Dns.Server");

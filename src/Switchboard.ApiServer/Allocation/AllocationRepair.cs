@@ -38,6 +38,7 @@ internal sealed partial class AllocationRepair : IAsyncDisposable
     private Func<CancellationToken, Task>? _periodic;
     private Task? _loop;
     private long _eventSequence;
+    private int _disposed;
 
     public AllocationRepair(ServiceAllocations allocations, TimeProvider time, ILogger logger, TimeSpan interval)
     {
@@ -70,6 +71,10 @@ internal sealed partial class AllocationRepair : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {

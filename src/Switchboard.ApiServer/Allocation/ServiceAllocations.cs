@@ -35,6 +35,7 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private IIpAddressObjects? _objects;
+    private int _disposed;
 
     public ServiceAllocations(IReadOnlyList<string> serviceCidrs, string nodePortRange, Random random, TimeProvider time, ILogger logger)
     {
@@ -218,6 +219,10 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         try
         {
             using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5));
