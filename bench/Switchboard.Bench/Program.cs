@@ -14,5 +14,10 @@ if (args.Length > 0 && args[0] == "endpointslices")
 {
     return await SliceLoad.RunAsync(args[1..]);
 }
+// `dns [switchboard.dll] [pairs] [seconds]`: the cluster DNS issue's targets, side by side with Knot DNS.
+if (args.Length > 0 && args[0] == "dns")
+{
+    return await Switchboard.Bench.Dns.DnsLoad.RunAsync(args[1..]);
+}
 BenchmarkSwitcher.FromAssembly(typeof(ApiLoad).Assembly).Run(args);
 return 0;

@@ -109,6 +109,12 @@ internal sealed partial class DnsServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>True once a forwarding loop has been seen (forwarding is then off).</summary>
+    public bool LoopDetected => _forwarder?.LoopDetected == true;
+
+    /// <summary>Sends the loop probe again (it is sent once at start).</summary>
+    internal Task ProbeForLoopAsync() => _forwarder?.ProbeAsync() ?? Task.CompletedTask;
+
     /// <summary>Completes when the zone has been listed and published once.</summary>
     public Task WaitReadyAsync(CancellationToken cancellationToken) => _ready.Task.WaitAsync(cancellationToken);
 

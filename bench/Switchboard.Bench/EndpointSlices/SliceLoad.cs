@@ -26,7 +26,9 @@ namespace Switchboard.Bench.EndpointSlices;
 /// <item>churn: 100 Pod readiness flips per second (open loop) for a while; latency from the pods/status write to the
 /// slice change seen on a watch (target p99 ≤ 250 ms), and slice writes per Pod change (target exactly 1).</item>
 /// </list>
-/// Usage: <c>endpointslices [services=10000] [podsPerService=10] [churnSeconds=30] [--slices-only]</c>.
+/// Usage: <c>endpointslices [services=10000] [podsPerService=10] [churnSeconds=30] [--slices-only] [--workers N]
+/// [--data-dir DIR]</c>; <c>--workers</c> sets the EndpointSlice controller's workers (the Endpoints controller keeps
+/// its default), <c>--data-dir</c> keeps the loaded store so a second run skips the load.
 /// </summary>
 internal static class SliceLoad
 {
@@ -35,22 +37,41 @@ internal static class SliceLoad
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var positional = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray();
+        var workersAt = Array.IndexOf(args, "--workers");
+        var workers = workersAt >= 0 ? int.Parse(args[workersAt + 1], CultureInfo.InvariantCulture) : new EndpointSliceControllerOptions().Workers;
+        var dataAt = Array.IndexOf(args, "--data-dir");
+        var keptDir = dataAt >= 0 ? args[dataAt + 1] : null;
+        var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && i != workersAt + 1 && i != dataAt + 1).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray();
         var services = positional.Length > 0 ? positional[0] : 10_000;
         var perService = positional.Length > 1 ? positional[1] : 10;
         var churnSeconds = positional.Length > 2 ? positional[2] : 30;
         var slicesOnly = args.Contains("--slices-only");
 
-        var dataDir = Path.Combine(Path.GetTempPath(), "sb-bench-es-" + Guid.NewGuid().ToString("N")[..8]);
+        // --data-dir keeps the loaded store for the next run (which then only deletes the slices and Endpoints).
+        var dataDir = keptDir ?? Path.Combine(Path.GetTempPath(), "sb-bench-es-" + Guid.NewGuid().ToString("N")[..8]);
+        var marker = Path.Combine(dataDir, $"bench-loaded-{services}x{perService}");
+        var reuse = keptDir is not null && File.Exists(marker);
         var options = new ApiServerOptions { DataDir = dataDir, Port = 0, InMemoryStore = false };
         await using var host = await ApiServerHost.StartAsync(options, NullLoggerFactory.Instance, TimeProvider.System, CancellationToken.None);
         try
         {
             using var http = Client(host);
             var sw = Stopwatch.StartNew();
-            Console.Error.WriteLine($"bench: loading {services} Services × {perService} Pods in {Namespaces} namespaces, {Nodes} nodes in 3 zones");
-            await LoadAsync(http, services, perService);
-            Report("load_objects_seconds", sw.Elapsed.TotalSeconds, $"s ({services} Services, {services * perService} Pods created and made Ready; not a target)");
+            if (reuse)
+            {
+                Console.Error.WriteLine("bench: reusing the loaded store; deleting its EndpointSlices and Endpoints");
+                await ResetAsync(http);
+            }
+            else
+            {
+                Console.Error.WriteLine($"bench: loading {services} Services × {perService} Pods in {Namespaces} namespaces, {Nodes} nodes in 3 zones");
+                await LoadAsync(http, services, perService);
+                Report("load_objects_seconds", sw.Elapsed.TotalSeconds, $"s ({services} Services, {services * perService} Pods created and made Ready; not a target)");
+                if (keptDir is not null)
+                {
+                    await File.WriteAllTextAsync(marker, "");
+                }
+            }
 
             var startRv = ListRv(await http.GetStringAsync("/apis/discovery.k8s.io/v1/endpointslices?limit=1"));
             using var watcher = new SliceWatcher(http, startRv);
@@ -58,7 +79,7 @@ internal static class SliceLoad
 
             using var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(host.KubeconfigPath));
             using var informers = new SharedInformerFactory(client, NullLoggerFactory.Instance, TimeProvider.System);
-            using var slices = new EndpointSliceController(informers, client, NullLoggerFactory.Instance, TimeProvider.System);
+            using var slices = new EndpointSliceController(informers, client, NullLoggerFactory.Instance, TimeProvider.System, new EndpointSliceControllerOptions { Workers = workers });
             using var endpoints = slicesOnly ? null : new EndpointsController(informers, client, NullLoggerFactory.Instance, TimeProvider.System);
             using var stop = new CancellationTokenSource();
             var started = Stopwatch.GetTimestamp();
@@ -72,7 +93,7 @@ internal static class SliceLoad
             Report("cold_informers_synced", Stopwatch.GetElapsedTime(started).TotalSeconds, "s (list of Services, Pods, Nodes, EndpointSlices" + (slicesOnly ? ")" : ", Endpoints)"));
             await watcher.WaitCompleteAsync(services, perService, TimeSpan.FromMinutes(5));
             var cold = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            Report("cold_start_all_slices_complete", cold, $"s (target <= 20; {services} Services × {perService} ready endpoints{(slicesOnly ? ", EndpointSlice controller only" : ", with the Endpoints controller")})");
+            Report("cold_start_all_slices_complete", cold, $"s (target <= 20; {services} Services × {perService} ready endpoints{(slicesOnly ? ", EndpointSlice controller only" : ", with the Endpoints controller")}, {workers} slice workers)");
             Report("cold_start_slice_writes", slices.Writes, $"writes for {services} Services");
 
             await Task.Delay(TimeSpan.FromSeconds(3)); // let the Endpoints controller and slice re-checks settle
@@ -86,7 +107,10 @@ internal static class SliceLoad
         {
             try
             {
-                Directory.Delete(dataDir, recursive: true);
+                if (keptDir is null)
+                {
+                    Directory.Delete(dataDir, recursive: true);
+                }
             }
             catch (IOException)
             {
@@ -169,17 +193,17 @@ internal static class SliceLoad
     {
         for (var n = 0; n < Namespaces; n++)
         {
-            await PostAsync(http, "/api/v1/namespaces", $$"""{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench-{{n}}"}}""");
+            await PostAsync(http, "/api/v1/namespaces", $$$"""{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench-{{{n}}}"}}""");
         }
         var now = DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
         for (var n = 0; n < Nodes; n++)
         {
             var zone = "zone-" + "abc"[n % 3];
-            await PostAsync(http, "/api/v1/nodes", $$"""{"apiVersion":"v1","kind":"Node","metadata":{"name":"node-{{n}}","labels":{"topology.kubernetes.io/zone":"{{zone}}","type":"kwok"}}}""");
-            await PatchAsync(http, $"/api/v1/nodes/node-{n}/status", $$"""{"status":{"allocatable":{"cpu":"8","pods":"5000"},"capacity":{"cpu":"8","pods":"5000"},"conditions":[{"type":"Ready","status":"True","lastHeartbeatTime":"{{now}}","lastTransitionTime":"{{now}}"}]}}""");
+            await PostAsync(http, "/api/v1/nodes", $$$"""{"apiVersion":"v1","kind":"Node","metadata":{"name":"node-{{{n}}}","labels":{"topology.kubernetes.io/zone":"{{{zone}}}","type":"kwok"}} }""");
+            await PatchAsync(http, $"/api/v1/nodes/node-{n}/status", $$$"""{"status":{"allocatable":{"cpu":"8","pods":"5000"},"capacity":{"cpu":"8","pods":"5000"},"conditions":[{"type":"Ready","status":"True","lastHeartbeatTime":"{{{now}}}","lastTransitionTime":"{{{now}}}"}]}}""");
         }
         await ParallelAsync(services, 32, i => PostAsync(http, $"/api/v1/namespaces/{Ns(i)}/services",
-            $$"""{"apiVersion":"v1","kind":"Service","metadata":{"name":"s{{i}}"},"spec":{"selector":{"app":"s{{i}}"},"ports":[{"name":"http","port":80,"targetPort":8080}]}}"""));
+            $$$"""{"apiVersion":"v1","kind":"Service","metadata":{"name":"s{{{i}}}"},"spec":{"selector":{"app":"s{{{i}}}"},"ports":[{"name":"http","port":80,"targetPort":8080}]}}"""));
         Console.Error.WriteLine($"bench: {services} Services created");
         var progress = 0;
         await ParallelAsync(services * perService, 48, async pod =>
@@ -188,7 +212,7 @@ internal static class SliceLoad
             var ns = Ns(svc);
             var name = PodName(svc, j);
             var ok = await PostAsync(http, $"/api/v1/namespaces/{ns}/pods",
-                $$"""{"apiVersion":"v1","kind":"Pod","metadata":{"name":"{{name}}","labels":{"app":"s{{svc}}"}},"spec":{"nodeName":"node-{{pod % Nodes}}","containers":[{"name":"app","image":"registry.k8s.io/pause:3.10","ports":[{"containerPort":8080}]}]}}""")
+                $$$"""{"apiVersion":"v1","kind":"Pod","metadata":{"name":"{{{name}}}","labels":{"app":"s{{{svc}}}"}},"spec":{"nodeName":"node-{{{pod % Nodes}}}","containers":[{"name":"app","image":"registry.k8s.io/pause:3.10","ports":[{"containerPort":8080}]}]}}""")
                 && await PatchStatusAsync(http, ns, name, PodIp(pod), ready: true);
             if (Interlocked.Increment(ref progress) % 20_000 == 0)
             {
@@ -198,12 +222,31 @@ internal static class SliceLoad
         });
     }
 
+    private static async Task ResetAsync(HttpClient http)
+    {
+        for (var n = 0; n < Namespaces; n++)
+        {
+            foreach (var path in new[] { $"/apis/discovery.k8s.io/v1/namespaces/bench-{n}/endpointslices", $"/api/v1/namespaces/bench-{n}/endpoints" })
+            {
+                using var resp = await http.DeleteAsync(path);
+                resp.EnsureSuccessStatusCode();
+            }
+        }
+        // Readiness may have been flipped by an earlier run's churn: make every pod Ready again.
+        var list = JsonDocument.Parse(await http.GetStringAsync("/api/v1/pods"));
+        var unready = list.RootElement.GetProperty("items").EnumerateArray()
+            .Where(p => p.GetProperty("status").GetProperty("conditions").EnumerateArray().Any(c => c.GetProperty("type").GetString() == "Ready" && c.GetProperty("status").GetString() != "True"))
+            .Select(p => (p.GetProperty("metadata").GetProperty("namespace").GetString()!, p.GetProperty("metadata").GetProperty("name").GetString()!, p.GetProperty("status").GetProperty("podIP").GetString()!))
+            .ToList();
+        await ParallelAsync(unready.Count, 32, i => PatchStatusAsync(http, unready[i].Item1, unready[i].Item2, unready[i].Item3, ready: true));
+    }
+
     private static Task<bool> PatchStatusAsync(HttpClient http, string ns, string name, string ip, bool ready)
     {
         var now = DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
         var status = ready ? "True" : "False";
         return PatchAsync(http, $"/api/v1/namespaces/{ns}/pods/{name}/status",
-            $$"""{"status":{"phase":"Running","podIP":"{{ip}}","podIPs":[{"ip":"{{ip}}"}],"conditions":[{"type":"Ready","status":"{{status}}","lastTransitionTime":"{{now}}"}]}}""");
+            $$$"""{"status":{"phase":"Running","podIP":"{{{ip}}}","podIPs":[{"ip":"{{{ip}}}"}],"conditions":[{"type":"Ready","status":"{{{status}}}","lastTransitionTime":"{{{now}}}"}]}}""");
     }
 
     private static async Task ParallelAsync(int count, int parallelism, Func<int, Task<bool>> work)

@@ -224,3 +224,43 @@ internal sealed class EndpointSlicePrinter() : TablePrinter(
         b.Dispose();
     }
 }
+
+/// <summary>ServiceCIDR: NAME CIDRS AGE (upstream printServiceCIDR).</summary>
+internal sealed class ServiceCidrPrinter() : TablePrinter(
+    TableColumn.NameColumn,
+    TableColumn.String("CIDRs", "CIDRs defines the IP blocks in CIDR notation (e.g. \"192.168.0.0/24\" or \"2001:db8::/64\") from which to assign service cluster IPs."),
+    TableColumn.AgeColumn)
+{
+    public override void WriteCells(Utf8JsonWriter writer, JsonElement obj, DateTimeOffset now)
+    {
+        WriteName(writer, obj);
+        var cidrs = Get(obj, "spec"u8, "cidrs"u8);
+        writer.WriteStringValue(cidrs.ValueKind == JsonValueKind.Array ? string.Join(",", cidrs.EnumerateArray().Select(Text)) : "");
+        WriteAge(writer, obj, now);
+    }
+}
+
+/// <summary>IPAddress: NAME PARENTREF AGE, the parent as resource[.group][/namespace]/name (upstream printIPAddress).</summary>
+internal sealed class IpAddressPrinter() : TablePrinter(
+    TableColumn.NameColumn,
+    TableColumn.String("ParentRef", "ParentRef references the resource that an IPAddress is attached to."),
+    TableColumn.AgeColumn)
+{
+    public override void WriteCells(Utf8JsonWriter writer, JsonElement obj, DateTimeOffset now)
+    {
+        WriteName(writer, obj);
+        var parent = Get(obj, "spec"u8, "parentRef"u8);
+        if (parent.ValueKind != JsonValueKind.Object)
+        {
+            writer.WriteStringValue(None);
+        }
+        else
+        {
+            var group = Text(Get(parent, "group"u8));
+            var text = (Text(Get(parent, "resource"u8)) + (group.Length > 0 ? "." + group : "")).ToLowerInvariant();
+            var ns = Text(Get(parent, "namespace"u8));
+            writer.WriteStringValue(text + (ns.Length > 0 ? "/" + ns : "") + "/" + Text(Get(parent, "name"u8)));
+        }
+        WriteAge(writer, obj, now);
+    }
+}

@@ -29,6 +29,8 @@ public static class TablePrinters
             [("networking.k8s.io", "ingresses")] = new IngressPrinter(),
             [("networking.k8s.io", "ingressclasses")] = new IngressClassPrinter(),
             [("networking.k8s.io", "networkpolicies")] = new NetworkPolicyPrinter(),
+            [("networking.k8s.io", "servicecidrs")] = new ServiceCidrPrinter(),
+            [("networking.k8s.io", "ipaddresses")] = new IpAddressPrinter(),
         }.ToFrozenDictionary();
 
     /// <summary>The printer for a resource (group "" is core); the default printer for unknown ones.</summary>

@@ -197,7 +197,7 @@ internal sealed partial class AllocationRepair : IAsyncDisposable
                 {
                     await EventAsync(IpAddressRef(address), "IPAddressNotAllocated", "IPAddressAllocation",
                         $"IPAddress {address.Name} appears to have been modified, not referencing a Service {RenderRef(address)}: cleaning up", IpRepairComponent, ct).ConfigureAwait(false);
-                    await DeleteOrphanAsync(range, ip, address, ct).ConfigureAwait(false);
+                    await DeleteOrphanAsync(range, ip, address, objects, ct).ConfigureAwait(false);
                 }
                 continue;
             }
@@ -208,7 +208,7 @@ internal sealed partial class AllocationRepair : IAsyncDisposable
                     Log.IpLeaked(_logger, address.Name);
                     await EventAsync(IpAddressRef(address), "IPAddressNotAllocated", "IPAddressAllocation",
                         $"IPAddress: {address.Name} for Service {address.Namespace}/{address.ServiceName} appears to have leaked: cleaning up", IpRepairComponent, ct).ConfigureAwait(false);
-                    await DeleteOrphanAsync(range, ip, address, ct).ConfigureAwait(false);
+                    await DeleteOrphanAsync(range, ip, address, objects, ct).ConfigureAwait(false);
                 }
                 else
                 {
@@ -222,7 +222,7 @@ internal sealed partial class AllocationRepair : IAsyncDisposable
                 {
                     await EventAsync(IpAddressRef(address), "IPAddressWrongReference", "IPAddressAllocation",
                         $"IPAddress: {address.Name} for Service {address.Namespace}/{address.ServiceName} has a wrong reference; cleaning up", IpRepairComponent, ct).ConfigureAwait(false);
-                    await DeleteOrphanAsync(range, ip, address, ct).ConfigureAwait(false);
+                    await DeleteOrphanAsync(range, ip, address, objects, ct).ConfigureAwait(false);
                 }
                 else
                 {
@@ -332,12 +332,13 @@ internal sealed partial class AllocationRepair : IAsyncDisposable
         }
     }
 
-    private async Task DeleteOrphanAsync(ClusterIpRange? range, IPAddress ip, StoredIpAddress address, CancellationToken ct)
+    private async Task DeleteOrphanAsync(ClusterIpRange? range, IPAddress ip, StoredIpAddress address, Dictionary<string, StoredIpAddress> objects, CancellationToken ct)
     {
         // The uid precondition keeps a pass from deleting an object recreated for a new Service meanwhile.
         var gone = await _allocations.Objects.DeleteAsync(address.Name, null, null, address.Uid.Length > 0 ? address.Uid : null, ct).ConfigureAwait(false);
         if (gone)
         {
+            objects.Remove(address.Name);
             range?.Free(ip);
         }
     }

@@ -13,8 +13,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Switchboard.Api.Resources;
 using Switchboard.Api.Schema;
-using Switchboard.Api.Serialization;
-using Switchboard.ApiServer.Allocation;
 using Switchboard.ApiServer.Bootstrap;
 using Switchboard.ApiServer.Discovery;
 using Switchboard.ApiServer.Http;

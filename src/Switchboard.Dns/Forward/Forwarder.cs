@@ -135,7 +135,8 @@ internal sealed partial class Forwarder : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private async Task ProbeAsync()
+    /// <summary>Sends the loop probe through every upstream (at start; tests call it again after wiring a loop).</summary>
+    public async Task ProbeAsync()
     {
         try
         {

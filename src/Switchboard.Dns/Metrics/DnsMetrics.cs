@@ -115,6 +115,9 @@ internal sealed class DnsMetrics
 
     public void Programming(TimeSpan latency, ServiceKind kind) => _programming[kind == ServiceKind.Headless ? 1 : 0].Observe(latency < TimeSpan.Zero ? TimeSpan.Zero : latency);
 
+    /// <summary>Exceptions caught on the packet path (each answered SERVFAIL).</summary>
+    public long Panics => Volatile.Read(ref _panics);
+
     /// <summary>Total requests answered so far (tests and the benchmark read it).</summary>
     public long TotalRequests => _requests.Sum(v => Volatile.Read(ref v));
 

@@ -182,7 +182,8 @@ public sealed class ServerSideApplyTests(ApiServerFixture fixture) : IClassFixtu
     public async Task Apply_StatusSubresource_RecordedWithSubresourceAndSpecUntouched()
     {
         var ns = await NamespaceAsync();
-        await ApplyAsync(ns, ServiceYaml(ns, 8080), "fieldManager=a");
+        // Only LoadBalancer Services may carry status.loadBalancer (upstream validation).
+        await ApplyAsync(ns, ServiceYaml(ns, 8080).Replace("spec:\n", "spec:\n  type: LoadBalancer\n", StringComparison.Ordinal), "fieldManager=a");
         var status = $"""
             apiVersion: v1
             kind: Service
