@@ -41,7 +41,7 @@ internal static class SliceLoad
         var workers = workersAt >= 0 ? int.Parse(args[workersAt + 1], CultureInfo.InvariantCulture) : new EndpointSliceControllerOptions().Workers;
         var dataAt = Array.IndexOf(args, "--data-dir");
         var keptDir = dataAt >= 0 ? args[dataAt + 1] : null;
-        var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && i != workersAt + 1 && i != dataAt + 1).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray();
+        var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (workersAt < 0 || i != workersAt + 1) && (dataAt < 0 || i != dataAt + 1)).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray();
         var services = positional.Length > 0 ? positional[0] : 10_000;
         var perService = positional.Length > 1 ? positional[1] : 10;
         var churnSeconds = positional.Length > 2 ? positional[2] : 30;
@@ -122,7 +122,8 @@ internal static class SliceLoad
     private static async Task ChurnAsync(HttpClient http, SliceWatcher watcher, EndpointSliceController controller, int services, int perService, int seconds)
     {
         const int rate = 100;
-        var total = rate * seconds;
+        // Each change flips a pod not flipped before in this run, so there can be at most one per pod.
+        var total = Math.Min(rate * seconds, services * perService);
         var random = new Random(42);
         var ready = new ConcurrentDictionary<int, bool>();
         var latencies = new ConcurrentBag<double>();

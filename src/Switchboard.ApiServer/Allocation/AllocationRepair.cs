@@ -183,11 +183,10 @@ internal sealed partial class AllocationRepair : IAsyncDisposable
             {
                 continue;
             }
-            var range = _allocations.RangeContaining(ip);
             if (!address.ManagedByAllocator)
             {
                 // Someone's reservation: the allocator must not hand the address out.
-                range?.MarkTaken(ip);
+                _allocations.MarkTaken(ip);
                 continue;
             }
             var old = startup || now - address.Created > LeakGrace;
@@ -197,40 +196,40 @@ internal sealed partial class AllocationRepair : IAsyncDisposable
                 {
                     await EventAsync(IpAddressRef(address), "IPAddressNotAllocated", "IPAddressAllocation",
                         $"IPAddress {address.Name} appears to have been modified, not referencing a Service {RenderRef(address)}: cleaning up", IpRepairComponent, ct).ConfigureAwait(false);
-                    await DeleteOrphanAsync(range, ip, address, objects, ct).ConfigureAwait(false);
+                    await DeleteOrphanAsync(ip, address, objects, ct).ConfigureAwait(false);
                 }
                 continue;
             }
             if (!byKey.TryGetValue(Key(address.Namespace, address.ServiceName), out var parent))
             {
-                if (old && range?.IsReleasing(ip) != true)
+                if (old && !_allocations.IsReleasing(ip))
                 {
                     Log.IpLeaked(_logger, address.Name);
                     await EventAsync(IpAddressRef(address), "IPAddressNotAllocated", "IPAddressAllocation",
                         $"IPAddress: {address.Name} for Service {address.Namespace}/{address.ServiceName} appears to have leaked: cleaning up", IpRepairComponent, ct).ConfigureAwait(false);
-                    await DeleteOrphanAsync(range, ip, address, objects, ct).ConfigureAwait(false);
+                    await DeleteOrphanAsync(ip, address, objects, ct).ConfigureAwait(false);
                 }
                 else
                 {
-                    range?.MarkTaken(ip);
+                    _allocations.MarkTaken(ip);
                 }
                 continue;
             }
             if (!ServiceAllocations.HeldIps(parent).Any(h => h == address.Name))
             {
-                if (old && range?.IsReleasing(ip) != true)
+                if (old && !_allocations.IsReleasing(ip))
                 {
                     await EventAsync(IpAddressRef(address), "IPAddressWrongReference", "IPAddressAllocation",
                         $"IPAddress: {address.Name} for Service {address.Namespace}/{address.ServiceName} has a wrong reference; cleaning up", IpRepairComponent, ct).ConfigureAwait(false);
-                    await DeleteOrphanAsync(range, ip, address, objects, ct).ConfigureAwait(false);
+                    await DeleteOrphanAsync(ip, address, objects, ct).ConfigureAwait(false);
                 }
                 else
                 {
-                    range?.MarkTaken(ip);
+                    _allocations.MarkTaken(ip);
                 }
                 continue;
             }
-            range?.MarkTaken(ip);
+            _allocations.MarkTaken(ip);
         }
 
         foreach (var svc in services)
@@ -246,8 +245,9 @@ internal sealed partial class AllocationRepair : IAsyncDisposable
             _ipLeaks.Clear();
             return;
         }
-        // Reservations nothing backs any more (an IPAddress deleted by hand, a release that failed half-way).
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        // Reservations nothing backs any more (an IPAddress deleted by hand, a release that failed half-way). Overlapping
+        // ranges may each hold the address: it counts once per pass and is freed where it is settled.
+        var candidates = new Dictionary<string, (IPAddress Ip, List<ClusterIpRange> Ranges)>(StringComparer.Ordinal);
         foreach (var range in _allocations.Ranges)
         {
             foreach (var ip in range.SettledTaken(since))
@@ -257,18 +257,30 @@ internal sealed partial class AllocationRepair : IAsyncDisposable
                 {
                     continue;
                 }
-                seen.Add(name);
-                var entry = _ipLeaks.TryGetValue(name, out var e) ? (e.First, e.Runs + 1) : (now, 1);
-                if (entry.Item2 >= 2 && now - entry.Item1 >= LeakGrace)
+                if (!candidates.TryGetValue(name, out var candidate))
                 {
-                    Log.IpReservationFreed(_logger, name);
-                    range.Free(ip);
-                    _ipLeaks.Remove(name);
-                    seen.Remove(name);
-                    continue;
+                    candidate = (ip, []);
+                    candidates[name] = candidate;
                 }
-                _ipLeaks[name] = entry;
+                candidate.Ranges.Add(range);
             }
+        }
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, (ip, ranges)) in candidates)
+        {
+            var entry = _ipLeaks.TryGetValue(name, out var e) ? (e.First, e.Runs + 1) : (now, 1);
+            if (entry.Item2 >= 2 && now - entry.Item1 >= LeakGrace)
+            {
+                Log.IpReservationFreed(_logger, name);
+                foreach (var range in ranges)
+                {
+                    range.Free(ip);
+                }
+                _ipLeaks.Remove(name);
+                continue;
+            }
+            _ipLeaks[name] = entry;
+            seen.Add(name);
         }
         foreach (var stale in _ipLeaks.Keys.Where(k => !seen.Contains(k)).ToList())
         {
@@ -287,19 +299,18 @@ internal sealed partial class AllocationRepair : IAsyncDisposable
         }
         var family = IpText.FamilyName(ip);
         var canonical = IpText.Format(ip);
-        var range = _allocations.RangeContaining(ip);
-        if (range is null)
+        if (!_allocations.Covers(ip))
         {
             Log.IpOutOfRange(_logger, ns, name, canonical);
             await EventAsync(ServiceRef(svc), "ClusterIPOutOfRange", "ClusterIPAllocation",
                 $"Cluster IP [{family}]: {canonical} is not within any configured Service CIDR; please recreate service", IpRepairComponent, ct).ConfigureAwait(false);
             return;
         }
-        if (range.IsReleasing(ip))
+        if (_allocations.IsReleasing(ip))
         {
             return;
         }
-        range.MarkTaken(ip);
+        _allocations.MarkTaken(ip);
         if (!objects.TryGetValue(canonical, out var address))
         {
             Log.IpNotAllocated(_logger, ns, name, canonical);
@@ -332,14 +343,14 @@ internal sealed partial class AllocationRepair : IAsyncDisposable
         }
     }
 
-    private async Task DeleteOrphanAsync(ClusterIpRange? range, IPAddress ip, StoredIpAddress address, Dictionary<string, StoredIpAddress> objects, CancellationToken ct)
+    private async Task DeleteOrphanAsync(IPAddress ip, StoredIpAddress address, Dictionary<string, StoredIpAddress> objects, CancellationToken ct)
     {
         // The uid precondition keeps a pass from deleting an object recreated for a new Service meanwhile.
         var gone = await _allocations.Objects.DeleteAsync(address.Name, null, null, address.Uid.Length > 0 ? address.Uid : null, ct).ConfigureAwait(false);
         if (gone)
         {
             objects.Remove(address.Name);
-            range?.Free(ip);
+            _allocations.Free(ip);
         }
     }
 

@@ -11,6 +11,8 @@ internal enum ReserveOutcome
     Taken,
     /// <summary>Taken by a release that has not finished deleting its IPAddress object yet.</summary>
     Releasing,
+    /// <summary>No ServiceCIDR that names this range is ready (all are being deleted or report Ready=False).</summary>
+    NotReady,
 }
 
 /// <summary>
@@ -25,6 +27,7 @@ internal sealed class ClusterIpRange
     private readonly Dictionary<ulong, Task> _releasing = [];
     private readonly Dictionary<ulong, long> _inFlight = [];
     private readonly Random _random;
+    private bool _ready = true;
 
     public ClusterIpRange(ServiceCidr cidr, Random random)
     {
@@ -34,6 +37,41 @@ internal sealed class ClusterIpRange
     }
 
     public ServiceCidr Cidr { get; }
+
+    /// <summary>
+    /// Whether new addresses may be reserved here (upstream's allocator.ready). Checked under the same lock as every
+    /// reservation, so once it is false no reservation starts; <see cref="HasInFlight"/> then tells when the ones that
+    /// started before have settled.
+    /// </summary>
+    public bool Ready
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _ready;
+            }
+        }
+        set
+        {
+            lock (_gate)
+            {
+                _ready = value;
+            }
+        }
+    }
+
+    /// <summary>True while a reservation has not yet been backed by its IPAddress object (or given up).</summary>
+    public bool HasInFlight
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _inFlight.Count > 0;
+            }
+        }
+    }
 
     public ulong Used
     {
@@ -56,6 +94,10 @@ internal sealed class ClusterIpRange
         }
         lock (_gate)
         {
+            if (!_ready)
+            {
+                return ReserveOutcome.NotReady;
+            }
             if (_releasing.TryGetValue(offset, out releasing))
             {
                 return ReserveOutcome.Releasing;
@@ -69,11 +111,15 @@ internal sealed class ClusterIpRange
         }
     }
 
-    /// <summary>Reserves a free address, upper (dynamic) band first, then the static band; null when full.</summary>
+    /// <summary>Reserves a free address, upper (dynamic) band first, then the static band; null when full or not ready.</summary>
     public IPAddress? ReserveNext(long stamp)
     {
         lock (_gate)
         {
+            if (!_ready)
+            {
+                return null;
+            }
             var offset = _taken.FindFree(Cidr.StaticBand, Cidr.Size, _random) ?? _taken.FindFree(0, Cidr.StaticBand, _random);
             if (offset is not { } o)
             {

@@ -29,11 +29,20 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
 
     private static readonly ResourceInfo ServiceInfo = ResourceCatalog.Default.FindKind("", "Service")!;
 
-    private readonly Dictionary<string, ClusterIpRange> _ranges = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _families = new(StringComparer.Ordinal);
     private readonly ConditionalWeakTable<V1Service, Transaction> _transactions = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+
+    /// <summary>Seeds each new range's Random; used by the single writer of the range model only.</summary>
+    private readonly Random _seed;
+
+    /// <summary>
+    /// The ranges Services take addresses from, in the order allocation tries them. Published whole and never
+    /// changed afterwards, so readers take no lock; <see cref="ApplyServiceCidrsAsync"/> is the only writer.
+    /// </summary>
+    private volatile ClusterIpRange[] _ranges;
     private IIpAddressObjects? _objects;
     private int _disposed;
 
@@ -43,39 +52,74 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(random);
         _time = time;
         _logger = logger;
+        _seed = random;
         if (serviceCidrs.Count is 0 or > 2)
         {
             throw new ArgumentException("--service-cluster-ip-range must name one CIDR, or two of different families", nameof(serviceCidrs));
         }
         var cidrs = serviceCidrs.Select(ServiceCidr.Parse).ToList();
+        var ranges = new List<ClusterIpRange>();
         foreach (var cidr in cidrs)
         {
-            // Every range and the port allocator get their own Random: each is used under its owner's lock only.
-            if (!_ranges.TryAdd(cidr.FamilyName, new ClusterIpRange(cidr, new Random(random.Next()))))
+            if (!_families.Add(cidr.FamilyName))
             {
                 throw new ArgumentException("--service-cluster-ip-range: two CIDRs must be of different IP families", nameof(serviceCidrs));
             }
+            // Every range and the port allocator get their own Random: each is used under its owner's lock only.
+            ranges.Add(new ClusterIpRange(cidr, new Random(random.Next())));
         }
+        // Until the ServiceCIDR objects are read (ApplyServiceCidrsAsync), the flag's ranges stand in for the default one.
+        _ranges = [.. ranges];
         Cidrs = cidrs;
         PrimaryFamily = cidrs[0].FamilyName;
         NodePorts = new NodePortAllocator(PortRange.Parse(nodePortRange), new Random(random.Next()));
     }
 
+    /// <summary>The --service-cluster-ip-range CIDRs: they decide the families Services may use and seed the `kubernetes` ServiceCIDR.</summary>
     public IReadOnlyList<ServiceCidr> Cidrs { get; }
 
     /// <summary>The family of the first --service-cluster-ip-range entry: the default for single-stack Services.</summary>
     public string PrimaryFamily { get; }
 
-    public bool DualStack => _ranges.Count == 2;
+    /// <summary>
+    /// As upstream, the families come from the flag alone (one MetaAllocator per configured family): a ServiceCIDR of
+    /// another family is stored but gives Services nothing.
+    /// </summary>
+    public bool DualStack => _families.Count == 2;
+
+    public bool IsFamilyConfigured(string family) => _families.Contains(family);
 
     public NodePortAllocator NodePorts { get; }
 
-    public IEnumerable<ClusterIpRange> Ranges => _ranges.Values;
+    /// <summary>Every range of every ServiceCIDR (ready or not), in allocation order.</summary>
+    public IReadOnlyList<ClusterIpRange> Ranges => _ranges;
 
-    public ClusterIpRange? RangeFor(string family) => _ranges.GetValueOrDefault(family);
+    /// <summary>The ranges whose CIDR contains ip (ServiceCIDRs may overlap).</summary>
+    public IEnumerable<ClusterIpRange> RangesContaining(IPAddress ip) => _ranges.Where(r => r.Cidr.Contains(ip));
 
-    /// <summary>The range whose CIDR contains ip, if any.</summary>
-    public ClusterIpRange? RangeContaining(IPAddress ip) => _ranges.Values.FirstOrDefault(r => r.Cidr.Contains(ip));
+    /// <summary>True when some ServiceCIDR, ready or not, contains ip.</summary>
+    public bool Covers(IPAddress ip) => _ranges.Any(r => r.Cidr.Contains(ip));
+
+    /// <summary>True while a release of ip (the delete of its IPAddress object) is in progress.</summary>
+    public bool IsReleasing(IPAddress ip) => _ranges.Any(r => r.Cidr.Contains(ip) && r.IsReleasing(ip));
+
+    /// <summary>An IPAddress object for ip exists: every range containing it must treat it as taken.</summary>
+    public void MarkTaken(IPAddress ip)
+    {
+        foreach (var range in _ranges)
+        {
+            range.MarkTaken(ip);
+        }
+    }
+
+    /// <summary>The IPAddress object for ip is known to be gone.</summary>
+    public void Free(IPAddress ip)
+    {
+        foreach (var range in _ranges)
+        {
+            range.Free(ip);
+        }
+    }
 
     internal IIpAddressObjects Objects => _objects ?? throw new InvalidOperationException("IPAddress storage not attached");
 
@@ -208,7 +252,7 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
     {
         while (true)
         {
-            var pending = _ranges.Values.SelectMany(r => r.PendingReleases()).ToArray();
+            var pending = _ranges.SelectMany(r => r.PendingReleases()).ToArray();
             if (pending.Length == 0)
             {
                 return;
@@ -352,7 +396,7 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
             var family = FamilyOf(clusterIps[i]);
             if (i >= (spec.IpFamilies?.Count ?? 0))
             {
-                if (!_ranges.ContainsKey(family))
+                if (!_families.Contains(family))
                 {
                     errors.Add(ServiceValidation.Raw(Path("spec.clusterIPs", i), ServiceValidation.StringSlice(spec.ClusterIPs), $"{family} is not configured on this cluster"));
                 }
@@ -382,14 +426,14 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
             return;
         }
 
-        if (spec.IpFamilyPolicy == "RequireDualStack" && _ranges.Count < 2)
+        if (spec.IpFamilyPolicy == "RequireDualStack" && !DualStack)
         {
             errors.Add(FieldError.Invalid("spec.ipFamilyPolicy", spec.IpFamilyPolicy, "this cluster is not configured for dual-stack services"));
         }
         var requested = spec.IpFamilies ?? [];
         for (var i = 0; i < requested.Count; i++)
         {
-            if (!_ranges.ContainsKey(requested[i]))
+            if (!_families.Contains(requested[i]))
             {
                 errors.Add(FieldError.Invalid(Path("spec.ipFamilies", i), requested[i], "not configured on this cluster"));
             }
@@ -402,7 +446,7 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
         {
             spec.IpFamilies = [PrimaryFamily];
         }
-        if (spec.IpFamilyPolicy != "SingleStack" && spec.IpFamilies.Count == 1 && _ranges.Count == 2)
+        if (spec.IpFamilyPolicy != "SingleStack" && spec.IpFamilies.Count == 1 && DualStack)
         {
             spec.IpFamilies.Add(Other(spec.IpFamilies[0]));
         }
@@ -481,29 +525,44 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
         // A downgrade releases the secondary on commit.
     }
 
+    /// <summary>
+    /// Upstream MetaAllocator: a dynamic address comes from the first ready range of the family with room, a requested
+    /// one from any ready range that contains it. The IPAddress object's create decides who gets an address.
+    /// </summary>
     private async Task<string> AllocateIpAsync(V1Service service, string family, string requested, Transaction transaction, CancellationToken cancellationToken)
     {
-        var range = _ranges[family];
         var meta = service.Metadata;
+        var ranges = _ranges.Where(r => r.Cidr.FamilyName == family).ToArray();
         if (requested.Length == 0)
         {
             if (transaction.DryRun)
             {
-                // Upstream's dry-run allocator does not look for a free address: it answers with the network address.
-                return IpText.Format(range.Cidr.Network);
+                // Upstream's dry-run allocator does not look for a free address: it answers with a range's network address.
+                return ranges.FirstOrDefault(r => r.Ready) is { } any
+                    ? IpText.Format(any.Cidr.Network)
+                    : throw RangeFull(ranges);
             }
             var waited = false;
             for (var attempt = 0; attempt < MaxCollisions; attempt++)
             {
-                var ip = range.ReserveNext(Stamp());
-                if (ip is null)
+                ClusterIpRange? range = null;
+                IPAddress? ip = null;
+                foreach (var candidate in ranges)
+                {
+                    if (candidate.ReserveNext(Stamp()) is { } reserved)
+                    {
+                        (range, ip) = (candidate, reserved);
+                        break;
+                    }
+                }
+                if (range is null || ip is null)
                 {
                     // Upstream releases inside the delete request; here a release may still be deleting its
                     // IPAddress object, so a full range waits for those before it says so.
-                    var pending = range.PendingReleases();
+                    var pending = ranges.Where(r => r.Ready).SelectMany(r => r.PendingReleases()).ToArray();
                     if (pending.Length == 0 || waited)
                     {
-                        throw ApiException.Internal($"failed to allocate a serviceIP: range is full ({range.Cidr.Text})");
+                        throw RangeFull(ranges);
                     }
                     waited = true;
                     await Task.WhenAll(pending).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -511,29 +570,40 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
                 }
                 if (await CreateObjectAsync(range, ip, family, meta, cancellationToken).ConfigureAwait(false))
                 {
-                    transaction.Ips.Add((range, ip));
+                    transaction.Ips.Add(ip);
                     return IpText.Format(ip);
                 }
                 // Someone else's IPAddress object holds it: it stays taken, try another.
             }
-            throw ApiException.Internal($"failed to allocate a serviceIP: range is full ({range.Cidr.Text})");
+            throw RangeFull(ranges);
         }
 
         var parsed = IpText.Parse(requested)!;
-        if (!range.Cidr.Contains(parsed))
+        // Upstream picks any ready allocator whose prefix contains the address; with overlapping ServiceCIDRs the
+        // one where it is an allocatable address (not a network or broadcast address) is the one that can succeed.
+        var containing = ranges.Where(r => r.Ready && r.Cidr.Contains(parsed)).ToArray();
+        if (containing.Length == 0)
         {
-            throw AllocationFailed(service, requested, "the provided network does not match the current range");
+            throw AllocationFailed(service, requested, MismatchedNetwork);
+        }
+        var chosen = containing.FirstOrDefault(r => r.Cidr.OffsetOf(parsed) is not null);
+        if (chosen is null)
+        {
+            throw AllocationFailed(service, requested, NotInRange(parsed, containing[0]));
         }
         if (transaction.DryRun)
         {
-            return range.Cidr.OffsetOf(parsed) is null ? throw AllocationFailed(service, requested, NotInRange(parsed, range)) : requested;
+            return requested;
         }
         for (var attempt = 0; ; attempt++)
         {
-            switch (range.TryReserve(parsed, Stamp(), out var releasing))
+            switch (chosen.TryReserve(parsed, Stamp(), out var releasing))
             {
                 case ReserveOutcome.NotInRange:
-                    throw AllocationFailed(service, requested, NotInRange(parsed, range));
+                    throw AllocationFailed(service, requested, NotInRange(parsed, chosen));
+                case ReserveOutcome.NotReady:
+                    // Its ServiceCIDR started terminating meanwhile.
+                    throw AllocationFailed(service, requested, MismatchedNetwork);
                 case ReserveOutcome.Taken:
                     throw AllocationFailed(service, requested, "provided IP is already allocated");
                 case ReserveOutcome.Releasing when attempt < 8:
@@ -543,17 +613,20 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
                 case ReserveOutcome.Releasing:
                     throw AllocationFailed(service, requested, "provided IP is already allocated");
                 default:
-                    if (!await CreateObjectAsync(range, parsed, family, meta, cancellationToken).ConfigureAwait(false))
+                    if (!await CreateObjectAsync(chosen, parsed, family, meta, cancellationToken).ConfigureAwait(false))
                     {
                         throw AllocationFailed(service, requested, "provided IP is already allocated");
                     }
-                    transaction.Ips.Add((range, parsed));
+                    transaction.Ips.Add(parsed);
                     return requested;
             }
         }
     }
 
-    /// <summary>Creates the IPAddress object of a reserved address; false (address stays taken) when it already existed.</summary>
+    /// <summary>
+    /// Creates the IPAddress object of an address reserved in range; false (address stays taken) when it already
+    /// existed. Overlapping ranges learn that the address is taken too.
+    /// </summary>
     private async Task<bool> CreateObjectAsync(ClusterIpRange range, IPAddress ip, string family, V1ObjectMeta meta, CancellationToken cancellationToken)
     {
         bool created;
@@ -567,11 +640,30 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
             throw;
         }
         range.Settle(ip);
+        foreach (var other in _ranges)
+        {
+            if (!ReferenceEquals(other, range))
+            {
+                other.MarkTaken(ip);
+            }
+        }
         return created;
     }
 
+    /// <summary>ipallocator.ErrMismatchedNetwork: no ready ServiceCIDR contains the address.</summary>
+    private const string MismatchedNetwork = "the provided network does not match the current range";
+
     private static string NotInRange(IPAddress ip, ClusterIpRange range) =>
         $"the provided IP ({IpText.Format(ip)}) is not in the valid range. The range of valid IPs is {range.Cidr.Text}";
+
+    /// <summary>Upstream says "range is full"; the ready ranges are named so the operator knows which ones.</summary>
+    private static ApiException RangeFull(IEnumerable<ClusterIpRange> ranges)
+    {
+        var ready = ranges.Where(r => r.Ready).Select(r => r.Cidr.Text).ToArray();
+        return ApiException.Internal(ready.Length == 0
+            ? "failed to allocate a serviceIP: range is full"
+            : $"failed to allocate a serviceIP: range is full ({string.Join(", ", ready)})");
+    }
 
     private static ApiException AllocationFailed(V1Service service, string ip, string why) =>
         Invalid(service, [ServiceValidation.Raw("spec.clusterIPs", ServiceValidation.StringSlice(service.Spec.ClusterIPs), $"failed to allocate IP {ip}: {why}")]);
@@ -586,13 +678,30 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
         var name = IpText.Format(ip);
         var ns = owner.Metadata?.NamespaceProperty;
         var svc = owner.Metadata?.Name;
-        var range = RangeContaining(ip);
-        if (range is not null && range.BeginRelease(ip, () => Objects.DeleteAsync(name, ns, svc, null, _stopping.Token)))
+        if (BeginRelease(ip, () => Objects.DeleteAsync(name, ns, svc, null, _stopping.Token)))
         {
             return;
         }
         // Not ours to track (outside today's ranges, or never reserved here): still drop its IPAddress object.
         _ = DeleteQuietlyAsync(name, ns, svc);
+    }
+
+    /// <summary>
+    /// Starts one delete of ip's IPAddress object on behalf of every range that holds the address (ServiceCIDRs may
+    /// overlap); each frees it once the delete succeeded. False when no range held it.
+    /// </summary>
+    private bool BeginRelease(IPAddress ip, Func<Task<bool>> delete)
+    {
+        var once = new Lazy<Task<bool>>(delete);
+        var started = false;
+        foreach (var range in _ranges)
+        {
+            if (range.Cidr.Contains(ip) && range.BeginRelease(ip, () => once.Value))
+            {
+                started = true;
+            }
+        }
+        return started;
     }
 
     private async Task DeleteQuietlyAsync(string name, string? ns, string? svc)
@@ -712,10 +821,10 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
 
     private void Revert(Transaction transaction)
     {
-        foreach (var (range, ip) in transaction.Ips)
+        foreach (var ip in transaction.Ips)
         {
             var name = IpText.Format(ip);
-            if (!range.BeginRelease(ip, () => Objects.DeleteAsync(name, null, null, null, _stopping.Token)))
+            if (!BeginRelease(ip, () => Objects.DeleteAsync(name, null, null, null, _stopping.Token)))
             {
                 _ = DeleteQuietlyAsync(name, null, null);
             }
@@ -752,7 +861,7 @@ internal sealed partial class ServiceAllocations : IAsyncDisposable
 
         public Snapshot? Original { get; } = original;
 
-        public List<(ClusterIpRange Range, IPAddress Ip)> Ips { get; } = [];
+        public List<IPAddress> Ips { get; } = [];
 
         public List<int> Ports { get; } = [];
     }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Numerics;
 using k8s;
 using k8s.Models;
+using Microsoft.Extensions.Logging;
 using Switchboard.ApiServer.Http;
 using Switchboard.ApiServer.Registry;
 
@@ -12,11 +13,11 @@ namespace Switchboard.ApiServer.Bootstrap;
 /// default (first IP of the Service CIDR, 443 → the API server) and its EndpointSlice listing the advertise
 /// addresses (none without one: upstream refuses loopback addresses in slices).
 /// </summary>
-internal static class SystemObjects
+internal static partial class SystemObjects
 {
     public static readonly string[] Namespaces = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
-    public static async Task EnsureAsync(ApiRegistry registry, ApiServerOptions options, CancellationToken ct)
+    public static async Task EnsureAsync(ApiRegistry registry, ApiServerOptions options, ILogger logger, CancellationToken ct)
     {
         foreach (var name in Namespaces)
         {
@@ -28,7 +29,7 @@ internal static class SystemObjects
 
         var services = registry.Find("", "Service")!;
         var firstIp = FirstIp(options.ServiceCidrs[0]);
-        await CreateIfMissingAsync(services, "default", new V1Service
+        var kubernetes = new V1Service
         {
             Metadata = new V1ObjectMeta
             {
@@ -43,7 +44,18 @@ internal static class SystemObjects
                 Ports = [new V1ServicePort { Name = "https", Port = 443, Protocol = "TCP", TargetPort = 6443 }],
                 SessionAffinity = "None",
             },
-        }, ct).ConfigureAwait(false);
+        };
+        try
+        {
+            await CreateIfMissingAsync(services, "default", kubernetes, ct).ConfigureAwait(false);
+        }
+        catch (ApiException e) when (e.Code is 422 or 500)
+        {
+            // Allocation follows the ServiceCIDR objects: when the flag no longer matches the `kubernetes` ServiceCIDR
+            // (upstream reports KubernetesDefaultServiceCIDRInconsistent), the first IP may lie in none of them. Upstream
+            // keeps serving and its reconciler keeps failing; so does this.
+            Log.KubernetesServiceFailed(logger, firstIp, e.Message);
+        }
 
         var slices = registry.Find("discovery.k8s.io", "EndpointSlice")!;
         var advertised = options.AdvertiseAddresses.Where(a => IPAddress.TryParse(a, out var ip) && !IPAddress.IsLoopback(ip)).ToList();
@@ -163,5 +175,11 @@ internal static class SystemObjects
         var full = new byte[bytes.Length];
         outBytes.CopyTo(full, full.Length - outBytes.Length);
         return new IPAddress(full).ToString();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Error, Message = "The kubernetes Service (clusterIP {Ip}) cannot be created: {Reason}")]
+        public static partial void KubernetesServiceFailed(ILogger logger, string ip, string reason);
     }
 }

@@ -17,7 +17,8 @@ public sealed partial class ApiServerHost
 
 /// <summary>
 /// The Service half of the registry wired as one unit: the allocator behind the Service strategy, the ServiceCIDR and
-/// IPAddress strategies, and the repair pass that runs before the API serves and then every few minutes.
+/// IPAddress strategies, the ServiceCIDR controller, and the repair pass. Before the API serves, the controller reads
+/// the ServiceCIDRs into the allocator and the repair pass rebuilds its reservations; both then keep running.
 /// </summary>
 internal sealed class ServiceNetworking : IAsyncDisposable
 {
@@ -32,33 +33,44 @@ internal sealed class ServiceNetworking : IAsyncDisposable
         var logger = loggerFactory.CreateLogger("Switchboard.ApiServer.Allocation");
         Allocations = new ServiceAllocations(options.ServiceCidrs, options.ServiceNodePortRange, new Random(), time, logger);
         Repair = new AllocationRepair(Allocations, time, logger, RepairInterval);
+        ServiceCidrs = new ServiceCidrController(Allocations, time, logger, ServiceCidrController.ResyncInterval);
     }
 
     public ServiceAllocations Allocations { get; }
 
     public AllocationRepair Repair { get; }
 
+    public ServiceCidrController ServiceCidrs { get; }
+
     public void AddStrategies(IDictionary<Type, IResourceStrategy> strategies)
     {
         strategies[typeof(V1Service)] = new ServiceStrategy(Allocations);
-        strategies[typeof(V1ServiceCIDR)] = new ServiceCidrStrategy();
-        strategies[typeof(V1IPAddress)] = new IpAddressStrategy(Allocations, Repair);
+        strategies[typeof(V1ServiceCIDR)] = new ServiceCidrStrategy(ServiceCidrs);
+        strategies[typeof(V1IPAddress)] = new IpAddressStrategy(Allocations, Repair, ServiceCidrs);
     }
 
     /// <summary>Connects the registry and runs the start-up repair pass (before the API serves).</summary>
     public async Task StartAsync(ApiRegistry registry, ApiServerOptions options, CancellationToken cancellationToken)
     {
         Allocations.Attach(new RegistryIpAddressObjects(registry.Find("networking.k8s.io", "IPAddress")!));
-        // The default ServiceCIDR is recreated if someone deletes it, as upstream's controller does.
-        Repair.Attach(registry, ct => SystemObjects.EnsureServiceCidrAsync(registry, options, ct, _time));
+        Repair.Attach(registry);
+        // The default ServiceCIDR exists before anything is allocated (upstream blocks start-up on it too), and is
+        // recreated on later passes if someone deletes it.
+        ServiceCidrs.Attach(registry, ct => SystemObjects.EnsureServiceCidrAsync(registry, options, ct, _time));
+        await ServiceCidrs.RunOnceAsync(cancellationToken).ConfigureAwait(false);
         await Repair.RunStartupAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Starts the periodic repair pass once the server is up.</summary>
-    public void StartRepairLoop() => Repair.Start();
+    /// <summary>Starts the ServiceCIDR controller and the periodic repair pass once the server is up.</summary>
+    public void StartRepairLoop()
+    {
+        ServiceCidrs.Start();
+        Repair.Start();
+    }
 
     public async ValueTask DisposeAsync()
     {
+        await ServiceCidrs.DisposeAsync().ConfigureAwait(false);
         await Repair.DisposeAsync().ConfigureAwait(false);
         await Allocations.DisposeAsync().ConfigureAwait(false);
     }

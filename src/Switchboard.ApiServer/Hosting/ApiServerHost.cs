@@ -118,7 +118,8 @@ public sealed partial class ApiServerHost : IAsyncDisposable
             builder.WebHost.ConfigureKestrel(k =>
             {
                 k.AddServerHeader = false;
-                k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes + 1;
+                // The API answers 413 above MaxRequestBodyBytes after draining; this hard bound stops drains of absurd bodies.
+                k.Limits.MaxRequestBodySize = Math.Max(options.MaxRequestBodyBytes * 8, 32L * 1024 * 1024);
                 k.Limits.MinRequestBodyDataRate = null;
                 k.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(5);
                 k.Listen(IPAddress.Parse(options.Bind), options.Port, l =>
@@ -135,7 +136,7 @@ public sealed partial class ApiServerHost : IAsyncDisposable
             var port = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)).Port;
             var url = new Uri(FormattableString.Invariant($"https://{(options.Bind.Contains(':', StringComparison.Ordinal) ? "[" + options.Bind + "]" : options.Bind)}:{port}"));
 
-            await SystemObjects.EnsureAsync(registry, options, cancellationToken).ConfigureAwait(false);
+            await SystemObjects.EnsureAsync(registry, options, logger, cancellationToken).ConfigureAwait(false);
             var kubeconfig = Path.Combine(options.DataDir, "kubeconfig");
             Kubeconfig.WriteAdmin(kubeconfig, pki.CaPem, port, pki.AdminToken, FileOwner.FromSudoEnvironment());
             handler.MarkReady();

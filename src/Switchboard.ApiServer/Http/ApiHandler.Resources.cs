@@ -316,20 +316,20 @@ internal sealed partial class ApiHandler
 
     private async Task<byte[]> ReadBodyAsync(HttpContext ctx)
     {
-        if (ctx.Request.ContentLength > _options.MaxRequestBodyBytes)
-        {
-            throw ApiException.TooLarge();
-        }
         using var ms = new MemoryStream();
         var buffer = ArrayPool<byte>.Shared.Rent(16384);
+        var tooLarge = ctx.Request.ContentLength > _options.MaxRequestBodyBytes;
         try
         {
             int n;
             while ((n = await ctx.Request.Body.ReadAsync(buffer, ctx.RequestAborted).ConfigureAwait(false)) > 0)
             {
-                if (ms.Length + n > _options.MaxRequestBodyBytes)
+                if (tooLarge || ms.Length + n > _options.MaxRequestBodyBytes)
                 {
-                    throw ApiException.TooLarge();
+                    // Keep reading (and discarding) so the client finishes sending and reads our 413, instead of
+                    // a reset connection; Kestrel's own, larger limit bounds how much we swallow.
+                    tooLarge = true;
+                    continue;
                 }
                 ms.Write(buffer, 0, n);
             }
@@ -337,6 +337,10 @@ internal sealed partial class ApiHandler
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+        if (tooLarge)
+        {
+            throw ApiException.TooLarge();
         }
         return ms.ToArray();
     }

@@ -31,6 +31,9 @@ internal interface IResourceStrategy
     /// <summary>Undo what PrepareForUpdate allocated when the update did not persist.</summary>
     void AbortUpdate(IKubernetesObject<V1ObjectMeta> obj, IKubernetesObject<V1ObjectMeta> old);
 
+    /// <summary>After a create persisted (upstream's AfterCreate hook).</summary>
+    void AfterCreate(IKubernetesObject<V1ObjectMeta> obj);
+
     /// <summary>Release what the live object held once it is gone from the store.</summary>
     void AfterDelete(IKubernetesObject<V1ObjectMeta> obj);
 
@@ -60,6 +63,8 @@ internal class ResourceStrategy<T> : IResourceStrategy
 
     public void AbortUpdate(IKubernetesObject<V1ObjectMeta> obj, IKubernetesObject<V1ObjectMeta> old) => AbortUpdate((T)obj, (T)old);
 
+    public void AfterCreate(IKubernetesObject<V1ObjectMeta> obj) => AfterCreate((T)obj);
+
     public void AfterDelete(IKubernetesObject<V1ObjectMeta> obj) => AfterDelete((T)obj);
 
     public void AfterUpdate(IKubernetesObject<V1ObjectMeta> obj, IKubernetesObject<V1ObjectMeta> old) => AfterUpdate((T)obj, (T)old);
@@ -78,6 +83,10 @@ internal class ResourceStrategy<T> : IResourceStrategy
     }
 
     protected virtual void AbortUpdate(T obj, T old)
+    {
+    }
+
+    protected virtual void AfterCreate(T obj)
     {
     }
 

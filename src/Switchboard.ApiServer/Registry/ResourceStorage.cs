@@ -123,18 +123,17 @@ internal sealed class ResourceStorage
             {
                 meta.Name = GenerateName(meta.GenerateName);
             }
+            // Upstream's Store.Create runs the kind's BeginCreate (Service allocation) before BeforeCreate, which
+            // validates metadata and spec in one pass (metadata first) and reports every cause in one Status. When the
+            // metadata is already invalid the create cannot persist, so the strategy prepares as a dry run: the
+            // defaults the spec checks need are filled in and nothing is allocated.
             var errors = MetadataValidation.ValidateCreate(meta, Strategy.NameRule, Info.Namespaced);
+            await Strategy.PrepareForCreateAsync(obj, options.DryRun || errors.Count > 0, ct).ConfigureAwait(false);
+            errors.AddRange(Strategy.ValidateCreate(obj));
             if (errors.Count > 0)
             {
-                throw ApiException.Invalid(Info, meta.Name ?? meta.GenerateName ?? "", errors);
-            }
-
-            await Strategy.PrepareForCreateAsync(obj, options.DryRun, ct).ConfigureAwait(false);
-            var kindErrors = Strategy.ValidateCreate(obj).ToList();
-            if (kindErrors.Count > 0)
-            {
                 Strategy.AbortCreate(obj);
-                throw ApiException.Invalid(Info, meta.Name!, kindErrors);
+                throw ApiException.Invalid(Info, meta.Name ?? meta.GenerateName ?? "", errors);
             }
 
             if (options.DryRun)
@@ -165,6 +164,7 @@ internal sealed class ResourceStorage
 
             if (result.Status == StoreWriteStatus.Ok)
             {
+                Strategy.AfterCreate(obj);
                 return new WriteOutcome(result.Current!.Value, obj);
             }
             Strategy.AbortCreate(obj);
@@ -324,17 +324,15 @@ internal sealed class ResourceStorage
             });
             // ---- end server-side apply ----
 
+            // As on create: upstream's BeginUpdate, then metadata and spec validated together; invalid metadata
+            // means a dry-run preparation that allocates nothing.
             var errors = MetadataValidation.ValidateUpdate(meta, old.Metadata, Strategy.NameRule, Info.Namespaced);
+            await Strategy.PrepareForUpdateAsync(obj, old, options.DryRun || errors.Count > 0, ct).ConfigureAwait(false);
+            errors.AddRange(Strategy.ValidateUpdate(obj, old));
             if (errors.Count > 0)
             {
-                throw ApiException.Invalid(Info, name, errors);
-            }
-            await Strategy.PrepareForUpdateAsync(obj, old, options.DryRun, ct).ConfigureAwait(false);
-            var kindErrors = Strategy.ValidateUpdate(obj, old).ToList();
-            if (kindErrors.Count > 0)
-            {
                 Strategy.AbortUpdate(obj, old);
-                throw ApiException.Invalid(Info, name, kindErrors);
+                throw ApiException.Invalid(Info, name, errors);
             }
 
             var proposed = Encode(obj);

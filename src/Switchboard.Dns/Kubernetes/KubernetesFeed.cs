@@ -6,7 +6,9 @@ namespace Switchboard.Dns.Kubernetes;
 
 /// <summary>
 /// List+watch of Services, EndpointSlices and Namespaces (and Pods when `--pods verified` or autopath needs them)
-/// through <see cref="Reflector{T}"/>, each change cut down and handed to the <see cref="ZoneIndex"/>. DNS runs
+/// through <see cref="Reflector{T}"/> over slim models (SlimObjects.cs: only the fields DNS reads are parsed, so the
+/// reflector caches hold no managed fields or status), each change cut down further and handed to the
+/// <see cref="ZoneIndex"/>. DNS runs
 /// alone in its process, so it uses reflectors directly: shared informers would add a namespace index and
 /// fan-out that nothing here shares. Once every collection has been listed the index is marked synced (N9).
 /// </summary>
@@ -23,13 +25,13 @@ internal sealed partial class KubernetesFeed : IAsyncDisposable
     {
         _index = index;
         _logger = loggers.CreateLogger("Switchboard.Dns.Kubernetes");
-        Add(new Reflector<V1Service>(client, ResourceRequest.For<V1Service>(), new ServiceHandler(index), logger: Logger(loggers, "services"), timeProvider: time));
+        Add(new Reflector<ServiceObject>(client, ResourceRequest.For<ServiceObject>(), new ServiceHandler(index), logger: Logger(loggers, "services"), timeProvider: time));
         // Only slices that name their Service matter to DNS; the API filters the rest out.
-        Add(new Reflector<V1EndpointSlice>(client, ResourceRequest.For<V1EndpointSlice>() with { LabelSelector = SliceInfo.ServiceNameLabel }, new SliceHandler(index), logger: Logger(loggers, "endpointslices"), timeProvider: time));
-        Add(new Reflector<V1Namespace>(client, ResourceRequest.For<V1Namespace>(), new NamespaceHandler(index), logger: Logger(loggers, "namespaces"), timeProvider: time));
+        Add(new Reflector<EndpointSliceObject>(client, ResourceRequest.For<EndpointSliceObject>() with { LabelSelector = SliceInfo.ServiceNameLabel }, new SliceHandler(index), logger: Logger(loggers, "endpointslices"), timeProvider: time));
+        Add(new Reflector<NamespaceObject>(client, ResourceRequest.For<NamespaceObject>(), new NamespaceHandler(index), logger: Logger(loggers, "namespaces"), timeProvider: time));
         if (watchPods)
         {
-            Add(new Reflector<V1Pod>(client, ResourceRequest.For<V1Pod>(), new PodHandler(index), logger: Logger(loggers, "pods"), timeProvider: time));
+            Add(new Reflector<PodObject>(client, ResourceRequest.For<PodObject>(), new PodHandler(index), logger: Logger(loggers, "pods"), timeProvider: time));
         }
     }
 
@@ -74,20 +76,20 @@ internal sealed partial class KubernetesFeed : IAsyncDisposable
         Log.Synced(_logger, _syncs.Count);
     }
 
-    private sealed class ServiceHandler(ZoneIndex index) : IResourceEventHandler<V1Service>
+    private sealed class ServiceHandler(ZoneIndex index) : IResourceEventHandler<ServiceObject>
     {
-        public void OnAdd(V1Service obj) => index.UpsertService(ServiceInfo.From(obj));
+        public void OnAdd(ServiceObject obj) => index.UpsertService(ServiceInfo.From(obj));
 
-        public void OnUpdate(V1Service oldObj, V1Service newObj) => index.UpsertService(ServiceInfo.From(newObj));
+        public void OnUpdate(ServiceObject oldObj, ServiceObject newObj) => index.UpsertService(ServiceInfo.From(newObj));
 
-        public void OnDelete(V1Service obj) => index.RemoveService(obj.Metadata.NamespaceProperty ?? "", obj.Metadata.Name);
+        public void OnDelete(ServiceObject obj) => index.RemoveService(obj.Metadata.NamespaceProperty ?? "", obj.Metadata.Name);
     }
 
-    private sealed class SliceHandler(ZoneIndex index) : IResourceEventHandler<V1EndpointSlice>
+    private sealed class SliceHandler(ZoneIndex index) : IResourceEventHandler<EndpointSliceObject>
     {
-        public void OnAdd(V1EndpointSlice obj) => OnUpdate(obj, obj);
+        public void OnAdd(EndpointSliceObject obj) => OnUpdate(obj, obj);
 
-        public void OnUpdate(V1EndpointSlice oldObj, V1EndpointSlice newObj)
+        public void OnUpdate(EndpointSliceObject oldObj, EndpointSliceObject newObj)
         {
             if (SliceInfo.From(newObj) is { } info)
             {
@@ -99,25 +101,25 @@ internal sealed partial class KubernetesFeed : IAsyncDisposable
             }
         }
 
-        public void OnDelete(V1EndpointSlice obj) => index.RemoveSlice(obj.Metadata.NamespaceProperty ?? "", obj.Metadata.Name);
+        public void OnDelete(EndpointSliceObject obj) => index.RemoveSlice(obj.Metadata.NamespaceProperty ?? "", obj.Metadata.Name);
     }
 
-    private sealed class NamespaceHandler(ZoneIndex index) : IResourceEventHandler<V1Namespace>
+    private sealed class NamespaceHandler(ZoneIndex index) : IResourceEventHandler<NamespaceObject>
     {
-        public void OnAdd(V1Namespace obj) => index.UpsertNamespace(obj.Metadata.Name);
+        public void OnAdd(NamespaceObject obj) => index.UpsertNamespace(obj.Metadata.Name);
 
-        public void OnUpdate(V1Namespace oldObj, V1Namespace newObj) => index.UpsertNamespace(newObj.Metadata.Name);
+        public void OnUpdate(NamespaceObject oldObj, NamespaceObject newObj) => index.UpsertNamespace(newObj.Metadata.Name);
 
-        public void OnDelete(V1Namespace obj) => index.RemoveNamespace(obj.Metadata.Name);
+        public void OnDelete(NamespaceObject obj) => index.RemoveNamespace(obj.Metadata.Name);
     }
 
-    private sealed class PodHandler(ZoneIndex index) : IResourceEventHandler<V1Pod>
+    private sealed class PodHandler(ZoneIndex index) : IResourceEventHandler<PodObject>
     {
-        public void OnAdd(V1Pod obj) => index.UpsertPod(PodInfo.From(obj));
+        public void OnAdd(PodObject obj) => index.UpsertPod(PodInfo.From(obj));
 
-        public void OnUpdate(V1Pod oldObj, V1Pod newObj) => index.UpsertPod(PodInfo.From(newObj));
+        public void OnUpdate(PodObject oldObj, PodObject newObj) => index.UpsertPod(PodInfo.From(newObj));
 
-        public void OnDelete(V1Pod obj) => index.RemovePod(obj.Metadata.NamespaceProperty ?? "", obj.Metadata.Name);
+        public void OnDelete(PodObject obj) => index.RemovePod(obj.Metadata.NamespaceProperty ?? "", obj.Metadata.Name);
     }
 
     private static partial class Log

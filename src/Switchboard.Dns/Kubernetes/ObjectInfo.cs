@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using k8s.Models;
 
 namespace Switchboard.Dns.Kubernetes;
 
@@ -26,10 +25,10 @@ internal sealed record ServiceInfo(string Namespace, string Name, ServiceKind Ki
 
     public string Key => Name + "." + Namespace;
 
-    public static ServiceInfo From(V1Service service)
+    public static ServiceInfo From(ServiceObject service)
     {
         var meta = service.Metadata;
-        var spec = service.Spec ?? new V1ServiceSpec();
+        var spec = service.Spec ?? new ServiceSpecPart();
         var kind = spec.Type == "ExternalName" ? ServiceKind.ExternalName
             : spec.ClusterIP is null or "" or "None" ? ServiceKind.Headless
             : ServiceKind.ClusterIP;
@@ -37,7 +36,7 @@ internal sealed record ServiceInfo(string Namespace, string Name, ServiceKind Ki
         if (kind == ServiceKind.ClusterIP)
         {
             // clusterIPs holds both families of a dual-stack Service; clusterIP alone is the primary.
-            foreach (var text in spec.ClusterIPs is { Count: > 0 } all ? all : [spec.ClusterIP])
+            foreach (var text in spec.ClusterIPs is { Count: > 0 } all ? all : [spec.ClusterIP!])
             {
                 if (IPAddress.TryParse(text, out var ip) && !ips.Contains(ip))
                 {
@@ -45,7 +44,7 @@ internal sealed record ServiceInfo(string Namespace, string Name, ServiceKind Ki
                 }
             }
         }
-        var ports = (spec.Ports ?? []).Select(p => new PortInfo(p.Name ?? "", (p.Protocol ?? "TCP").ToLowerInvariant(), p.Port)).ToArray();
+        var ports = (spec.Ports ?? []).Where(p => p.Port is > 0).Select(p => new PortInfo(p.Name ?? "", (p.Protocol ?? "TCP").ToLowerInvariant(), p.Port!.Value)).ToArray();
         var tolerate = meta.Annotations?.TryGetValue(TolerateUnreadyAnnotation, out var t) == true && string.Equals(t, "true", StringComparison.OrdinalIgnoreCase);
         return new ServiceInfo(
             meta.NamespaceProperty ?? "",
@@ -70,7 +69,7 @@ internal sealed record SliceInfo(string Namespace, string Name, string ServiceNa
     public string ServiceKey => ServiceName + "." + Namespace;
 
     /// <summary>Null for slices DNS ignores: no owning Service, or FQDN address type.</summary>
-    public static SliceInfo? From(V1EndpointSlice slice)
+    public static SliceInfo? From(EndpointSliceObject slice)
     {
         var meta = slice.Metadata;
         if (meta.Labels?.TryGetValue(ServiceNameLabel, out var service) != true || string.IsNullOrEmpty(service)
@@ -102,7 +101,7 @@ internal sealed record SliceInfo(string Namespace, string Name, string ServiceNa
 /// <summary>The fields of a Pod that `--pods verified` and autopath need: where it lives and its IPs.</summary>
 internal sealed record PodInfo(string Namespace, string Name, IPAddress[] IPs, bool HostNetwork)
 {
-    public static PodInfo From(V1Pod pod)
+    public static PodInfo From(PodObject pod)
     {
         var ips = new List<IPAddress>();
         foreach (var text in pod.Status?.PodIPs?.Select(p => p.Ip) ?? [pod.Status?.PodIP])

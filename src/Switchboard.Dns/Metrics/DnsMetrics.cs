@@ -214,6 +214,18 @@ internal sealed class DnsMetrics
         Header(sb, "coredns_kubernetes_dns_programming_duration_seconds", "histogram", "Histogram of the time (in seconds) it took to program a dns instance.");
         _programming[0].Write(sb, "coredns_kubernetes_dns_programming_duration_seconds", "service_kind=\"cluster_ip\"");
         _programming[1].Write(sb, "coredns_kubernetes_dns_programming_duration_seconds", "service_kind=\"headless_with_selector\"");
+
+        // The process collector every Prometheus client exports, plus the managed heap (CoreDNS has go_memstats_*).
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        var gc = GC.GetGCMemoryInfo();
+        Header(sb, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+        sb.Append(CultureInfo.InvariantCulture, $"process_resident_memory_bytes {self.WorkingSet64}\n");
+        Header(sb, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+        sb.Append(CultureInfo.InvariantCulture, $"process_cpu_seconds_total {self.TotalProcessorTime.TotalSeconds.ToString("G", CultureInfo.InvariantCulture)}\n");
+        Header(sb, "dotnet_gc_heap_size_bytes", "gauge", "Managed heap size after the last collection.");
+        sb.Append(CultureInfo.InvariantCulture, $"dotnet_gc_heap_size_bytes {gc.HeapSizeBytes}\n");
+        Header(sb, "dotnet_gc_committed_bytes", "gauge", "Memory committed by the GC.");
+        sb.Append(CultureInfo.InvariantCulture, $"dotnet_gc_committed_bytes {gc.TotalCommittedBytes}\n");
         return sb.ToString();
     }
 

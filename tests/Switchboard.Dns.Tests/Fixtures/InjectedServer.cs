@@ -50,22 +50,25 @@ internal sealed class InjectedServer : IAsyncDisposable
             switch (o)
             {
                 case V1Namespace ns:
-                    index.UpsertNamespace(ns.Metadata.Name);
+                    index.UpsertNamespace(Slim<NamespaceObject>(ns).Metadata.Name);
                     break;
                 case V1Service svc:
-                    index.UpsertService(ServiceInfo.From(svc));
+                    index.UpsertService(ServiceInfo.From(Slim<ServiceObject>(svc)));
                     break;
                 case V1EndpointSlice slice:
-                    index.UpsertSlice(SliceInfo.From(slice)!);
+                    index.UpsertSlice(SliceInfo.From(Slim<EndpointSliceObject>(slice))!);
                     break;
                 case V1Pod pod:
-                    index.UpsertPod(PodInfo.From(pod));
+                    index.UpsertPod(PodInfo.From(Slim<PodObject>(pod)));
                     break;
                 default:
                     throw new ArgumentException(o.GetType().Name);
             }
         }
     }
+
+    /// <summary>An API object as the reflector would cache it: serialized as the server sends it, parsed into the slim model.</summary>
+    public static T Slim<T>(object apiObject) => k8s.KubernetesJson.Deserialize<T>(k8s.KubernetesJson.Serialize(apiObject));
 
     public static V1Pod Pod(string ns, string name, params string[] ips) => new()
     {

@@ -61,16 +61,36 @@ public sealed class ZoneIndexTests
     }
 
     [Fact]
+    public void SlimModel_KeepsOnlyWhatDnsReads()
+    {
+        var svc = ClusterIp("ns", "a", "10.96.0.20", ("http", 80, "TCP"));
+        svc.Metadata.Labels = new Dictionary<string, string> { ["app"] = "a" };
+        svc.Metadata.Annotations = new Dictionary<string, string> { ["big"] = new string('x', 10000), [ServiceInfo.TolerateUnreadyAnnotation] = "true" };
+        svc.Metadata.ManagedFields = [new k8s.Models.V1ManagedFieldsEntry { Manager = "kubectl", Operation = "Update" }];
+        svc.Metadata.Uid = "u1";
+        svc.Metadata.ResourceVersion = "42";
+        var slim = InjectedServer.Slim<ServiceObject>(svc);
+        Assert.Equal(("a", "ns", "u1", "42"), (slim.Metadata.Name, slim.Metadata.NamespaceProperty, slim.Metadata.Uid, slim.Metadata.ResourceVersion));
+        Assert.Null(slim.Metadata.Labels);
+        Assert.Null(slim.Metadata.ManagedFields);
+        Assert.Equal([ServiceInfo.TolerateUnreadyAnnotation], slim.Metadata.Annotations!.Keys);
+        var info = ServiceInfo.From(slim);
+        Assert.True(info.PublishNotReady);
+        Assert.Equal(ServiceKind.ClusterIP, info.Kind);
+        Assert.Equal("10.96.0.20", Assert.Single(info.ClusterIPs).ToString());
+    }
+
+    [Fact]
     public void SliceInfo_IgnoresUnlabelledAndFqdnSlices_ReadsTriggerTime()
     {
         var slice = Slice("ns", "svc", "s-1", "IPv4", [("p", 1, "TCP")], Ep("10.0.0.1"));
         slice.Metadata.Annotations = new Dictionary<string, string> { [SliceInfo.TriggerTimeAnnotation] = "2026-01-02T03:04:05Z" };
-        var info = SliceInfo.From(slice)!;
+        var info = SliceInfo.From(InjectedServer.Slim<EndpointSliceObject>(slice))!;
         Assert.Equal(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), info.TriggerTime);
         slice.AddressType = "FQDN";
-        Assert.Null(SliceInfo.From(slice));
+        Assert.Null(SliceInfo.From(InjectedServer.Slim<EndpointSliceObject>(slice)));
         slice.AddressType = "IPv4";
         slice.Metadata.Labels.Clear();
-        Assert.Null(SliceInfo.From(slice));
+        Assert.Null(SliceInfo.From(InjectedServer.Slim<EndpointSliceObject>(slice)));
     }
 }

@@ -9,7 +9,7 @@ namespace Switchboard.ApiServer.Registry.Strategies;
 /// in canonical form, spec.parentRef is required and immutable. The ClusterIP allocator creates and deletes these
 /// objects; anyone else deleting one makes the repair pass look at it soon (it recreates a Service's address).
 /// </summary>
-internal sealed class IpAddressStrategy(ServiceAllocations allocations, AllocationRepair repair) : ResourceStrategy<V1IPAddress>
+internal sealed class IpAddressStrategy(ServiceAllocations allocations, AllocationRepair repair, ServiceCidrController serviceCidrs) : ResourceStrategy<V1IPAddress>
 {
     /// <summary>IPv6 names have colons: only the path-segment rule applies; the IP rule is checked below.</summary>
     public override NameRule NameRule => NameRule.PathSegment;
@@ -62,10 +62,12 @@ internal sealed class IpAddressStrategy(ServiceAllocations allocations, Allocati
     protected override void AfterDelete(V1IPAddress obj)
     {
         // The allocator's own releases are expected; any other delete may have taken a Service's address away.
-        if (IpText.Parse(obj.Metadata?.Name) is { } ip && allocations.RangeContaining(ip)?.IsReleasing(ip) != true)
+        if (IpText.Parse(obj.Metadata?.Name) is { } ip && !allocations.IsReleasing(ip))
         {
             repair.Trigger();
         }
+        // It may have been the last address keeping a terminating ServiceCIDR.
+        serviceCidrs.TriggerIfTerminating();
     }
 
     /// <summary>Go's %#v of *networking.ParentReference as field errors print it (the pointer is dereferenced).</summary>
@@ -91,17 +93,19 @@ internal sealed class IpAddressStrategy(ServiceAllocations allocations, Allocati
 }
 
 /// <summary>
-/// networking.k8s.io/v1 ServiceCIDR (upstream ValidateServiceCIDR and its update rules): one or two CIDRs of different
-/// families; the CIDRs are immutable except that a single-stack ServiceCIDR may gain the other family (which is how
-/// the default `kubernetes` ServiceCIDR follows a cluster turned dual-stack). Status is written through /status.
+/// networking.k8s.io/v1 ServiceCIDR (upstream pkg/registry/networking/servicecidr and ValidateServiceCIDR with its update
+/// rules): one or two CIDRs of different families; the CIDRs are immutable except that a single-stack ServiceCIDR may
+/// gain the other family (which is how the default `kubernetes` ServiceCIDR follows a cluster turned dual-stack).
+/// Status is written through /status; as upstream, a create keeps the status it was given (the controller owns the
+/// Ready condition from then on). Every write wakes the <see cref="ServiceCidrController"/>.
 /// </summary>
-internal sealed class ServiceCidrStrategy : ResourceStrategy<V1ServiceCIDR>
+internal sealed class ServiceCidrStrategy(ServiceCidrController controller) : ResourceStrategy<V1ServiceCIDR>
 {
-    protected override ValueTask PrepareForCreateAsync(V1ServiceCIDR obj, bool dryRun, CancellationToken cancellationToken)
-    {
-        obj.Status = null;
-        return ValueTask.CompletedTask;
-    }
+    protected override void AfterCreate(V1ServiceCIDR obj) => controller.Trigger();
+
+    protected override void AfterUpdate(V1ServiceCIDR obj, V1ServiceCIDR old) => controller.Trigger();
+
+    protected override void AfterDelete(V1ServiceCIDR obj) => controller.Trigger();
 
     protected override IEnumerable<FieldError> Validate(V1ServiceCIDR obj)
     {
@@ -137,9 +141,6 @@ internal sealed class ServiceCidrStrategy : ResourceStrategy<V1ServiceCIDR>
         }
         return errors;
     }
-
-    protected override ValueTask PrepareForUpdateAsync(V1ServiceCIDR obj, V1ServiceCIDR old, bool dryRun, CancellationToken cancellationToken) =>
-        ValueTask.CompletedTask;
 
     protected override IEnumerable<FieldError> ValidateUpdate(V1ServiceCIDR obj, V1ServiceCIDR old)
     {
