@@ -29,6 +29,12 @@ public sealed class ApiServerOptions
     /// <summary>Extra serving-certificate SANs (the underlay gateway addresses in `up`).</summary>
     public IReadOnlyList<string> ExtraSans { get; set; } = [];
 
+    /// <summary>
+    /// Already listening socket descriptors to serve as well (Kestrel ListenHandle, which takes ownership): in `up`
+    /// the underlay gateway's sockets, made inside the underlay network namespace.
+    /// </summary>
+    public IReadOnlyList<ulong> ExtraListenHandles { get; set; } = [];
+
     /// <summary>Largest request body accepted (upstream: 3 MiB).</summary>
     public long MaxRequestBodyBytes { get; set; } = 3 * 1024 * 1024;
 

@@ -19,7 +19,7 @@ internal static class CliApp
         var server = ServerCommand();
         var up = UpCommand();
         var dns = DnsCommand();
-        var root = new RootCommand("Switchboard: Kubernetes service networking on real Linux networking.") { server, up, dns };
+        var root = new RootCommand("Switchboard: Kubernetes service networking on real Linux networking.") { server, up, dns, AgentCommand.Create() };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -159,7 +159,7 @@ internal static class CliApp
         var dns = new Option<string>("--cluster-dns") { Description = "Cluster DNS Service IP", DefaultValueFactory = _ => "10.96.0.10" };
         var lbHost = new Option<string>("--lb-host-address") { Description = "Host loopback address LoadBalancer Services are published on", DefaultValueFactory = _ => "127.0.0.1" };
         var upstream = new Option<string?>("--dns-upstream") { Description = "Upstream DNS for names outside the cluster (none by default)" };
-        var cmd = new Command("up", "Run a whole cluster on this machine (control plane today; nodes, proxy and DNS are not implemented yet).") { nodes, zones, domain, dns, lbHost, upstream };
+        var cmd = new Command("up", "Run a whole cluster on this machine: control plane and nodes (Pods, the service proxy and DNS are not implemented yet).") { nodes, zones, domain, dns, lbHost, upstream };
         flags.AddTo(cmd);
         cmd.SetAction(async (r, ct) =>
         {
@@ -170,8 +170,8 @@ internal static class CliApp
                 await Console.Error.WriteLineAsync("switchboard: --nodes must be 0 or more").ConfigureAwait(false);
                 return UsageError;
             }
-            await Console.Error.WriteLineAsync("switchboard up: nodes, the service proxy and cluster DNS are not implemented yet; running the control plane only (see README).").ConfigureAwait(false);
-            return await RunServerAsync(options, readyPrefix: "ready: 0 nodes, ", ct).ConfigureAwait(false);
+            var zoneList = (r.GetValue(zones) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            return await UpRunner.RunAsync(options, r.GetValue(nodes), zoneList, ct).ConfigureAwait(false);
         });
         return cmd;
     }
@@ -204,7 +204,7 @@ internal static class CliApp
         }
         await using (host.ConfigureAwait(false))
         {
-            var controllers = ControllerManager.Start(host.KubeconfigPath, loggerFactory, TimeProvider.System);
+            var controllers = ControllerManager.Start(host.KubeconfigPath, loggerFactory, TimeProvider.System, options.ClusterCidr);
             await using var controllersScope = controllers.ConfigureAwait(false);
             Console.Out.WriteLine($"{readyPrefix}api {host.Url.GetLeftPart(UriPartial.Authority)}, export KUBECONFIG={host.KubeconfigPath}");
             Console.Out.Flush();

@@ -29,6 +29,7 @@ internal static class DnsLoad
         var dll = args.Length > 0 ? args[0] : Path.GetFullPath("src/Switchboard.Cli/bin/Release/net10.0/switchboard.dll");
         var pairs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
         var seconds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 8;
+        var rssOnly = args.Contains("--rss-only");
         if (!await EnsureToolsAsync())
         {
             return 1;
@@ -43,15 +44,29 @@ internal static class DnsLoad
         await using var api = await ServerUnderTest.StartAsync(dll);
         using var http = api.Client(64);
         var dnsPort = FreePort();
-        await using var dns = await DnsProcess.StartAsync(dll, api.Kubeconfig, dnsPort);
+        var metricsPort = FreePort();
+        await using var dns = await DnsProcess.StartAsync(dll, api.Kubeconfig, dnsPort, metricsPort);
+        using var scrape = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}") };
         await Task.Delay(TimeSpan.FromSeconds(3));
         var idleRss = dns.RssBytes();
+        var idleHeap = await HeapAsync(scrape);
 
         Console.Error.WriteLine($"bench: creating {Services} Services");
         await CreateServicesAsync(http, 0, Services, slices: false);
         await WaitResolvableAsync(dnsPort, $"svc{Services - 1}.default.svc.cluster.local");
         await Task.Delay(TimeSpan.FromSeconds(3));
         var rss1000 = dns.RssBytes();
+        var heap1000 = await HeapAsync(scrape);
+        if (rssOnly)
+        {
+            await CreateServicesAsync(http, Services, Services + GrowthServices, slices: true);
+            await WaitResolvableAsync(dnsPort, $"ep0.svc{Services + GrowthServices - 1}.default.svc.cluster.local");
+            await Task.Delay(TimeSpan.FromSeconds(8));
+            var rssG = dns.RssBytes();
+            var heapG = await HeapAsync(scrape);
+            Console.WriteLine($"rss MiB idle {idleRss / 1048576.0:F1} 1k {rss1000 / 1048576.0:F1} grown {rssG / 1048576.0:F1}; heap MiB idle {idleHeap / 1048576.0:F1} 1k {heap1000 / 1048576.0:F1} grown {heapG / 1048576.0:F1}");
+            return 0;
+        }
 
         var records = await ListClusterIpsAsync(http);
         var dir = Directory.CreateTempSubdirectory("sb-knot-").FullName;
@@ -88,13 +103,15 @@ internal static class DnsLoad
         Console.Error.WriteLine($"bench: RSS growth, {GrowthServices} more Services each with a 2-endpoint EndpointSlice");
         await CreateServicesAsync(http, Services, Services + GrowthServices, slices: true);
         await WaitResolvableAsync(dnsPort, $"ep0.svc{Services + GrowthServices - 1}.default.svc.cluster.local");
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        await Task.Delay(TimeSpan.FromSeconds(8));
         var rssGrown = dns.RssBytes();
+        var heapGrown = await HeapAsync(scrape);
 
         var mib = 1024.0 * 1024.0;
         Console.WriteLine($"dns qps: switchboard {ourPeak:F0}, knot {knotPeak:F0}, ratio {ourPeak / knotPeak:F2} (median of {pairs} interleaved pairs, dnsperf -c 4 -l {seconds}, {Services} Service A records, 100% NOERROR)");
         Console.WriteLine($"dns latency at {rate} QPS (50% of our peak): switchboard p50 {ourLatency.P50 * 1e3:F3} ms p99 {ourLatency.P99 * 1e3:F3} ms; knot p50 {knotLatency.P50 * 1e3:F3} ms p99 {knotLatency.P99 * 1e3:F3} ms");
         Console.WriteLine($"dns programming latency (Service POST → answered): p50 {Percentile(programming, 0.50):F1} ms, p99 {Percentile(programming, 0.99):F1} ms, max {programming.Max():F1} ms over {programming.Count}");
+        Console.WriteLine($"dns managed heap: idle {idleHeap / mib:F1} MiB, {Services} Services {heap1000 / mib:F1} MiB, grown {heapGrown / mib:F1} MiB ({(heapGrown - heap1000) / mib / (GrowthServices * 3 / 1000.0):F2} MiB per 1,000 Services + Pods)");
         Console.WriteLine($"dns rss: idle {idleRss / mib:F1} MiB; with {Services} Services {rss1000 / mib:F1} MiB ({(rss1000 - idleRss) / mib:F2} MiB per 1,000 Services); +{GrowthServices} Services and {GrowthServices * 2} endpoints {rssGrown / mib:F1} MiB ({(rssGrown - rss1000) / mib / (GrowthServices * 3 / 1000.0):F2} MiB per 1,000 Services + Pods)");
         try
         {
@@ -104,6 +121,13 @@ internal static class DnsLoad
         {
         }
         return 0;
+    }
+
+    /// <summary>The dns process's managed heap after its last collection, from its /metrics.</summary>
+    private static async Task<long> HeapAsync(HttpClient scrape)
+    {
+        var text = await scrape.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        return (long)Field(text, "\ndotnet_gc_heap_size_bytes ");
     }
 
     private static void Check(DnsperfResult r)
@@ -372,13 +396,19 @@ internal static class DnsLoad
 
         private DnsProcess(Process process) => _process = process;
 
-        public static async Task<DnsProcess> StartAsync(string dll, string kubeconfig, int port)
+        public static async Task<DnsProcess> StartAsync(string dll, string kubeconfig, int port, int metricsPort)
         {
             var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var a in (string[])[dll, "dns", "--kubeconfig", kubeconfig, "--listen", $"127.0.0.1:{port}", "--upstream", "none",
-                "--metrics-bind-address", "127.0.0.1:0", "--health-bind-address", "127.0.0.1:0", "--ready-bind-address", "127.0.0.1:0"])
+                "--metrics-bind-address", $"127.0.0.1:{metricsPort}", "--health-bind-address", "127.0.0.1:0", "--ready-bind-address", "127.0.0.1:0"])
             {
                 psi.ArgumentList.Add(a);
+            }
+            // SB_DNS_ENV="K=V;K=V": runtime settings for the dns process only (GC knobs under study).
+            foreach (var kv in (Environment.GetEnvironmentVariable("SB_DNS_ENV") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var eq = kv.IndexOf('=', StringComparison.Ordinal);
+                psi.Environment[kv[..eq]] = kv[(eq + 1)..];
             }
             var p = Process.Start(psi)!;
             p.ErrorDataReceived += (_, e) =>

@@ -63,7 +63,8 @@ public static class NetworkPolicyValidation
                 {
                     if (end < number)
                     {
-                        errors.Add(FieldError.InvalidNumber(path + ".endPort", end, "must be greater than or equal to `port`"));
+                        // Upstream reports the port (not endPort) as the bad value here.
+                        errors.Add(FieldError.InvalidNumber(path + ".endPort", number, "must be greater than or equal to `port`"));
                     }
                     foreach (var msg in NameValidation.IsValidPortNum(end))
                     {

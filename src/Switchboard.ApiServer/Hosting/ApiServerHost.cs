@@ -127,6 +127,14 @@ public sealed partial class ApiServerHost : IAsyncDisposable
                     l.Protocols = HttpProtocols.Http1AndHttp2;
                     l.UseHttps(pki.ServingCertificate);
                 });
+                foreach (var handle in options.ExtraListenHandles)
+                {
+                    k.ListenHandle(handle, l =>
+                    {
+                        l.Protocols = HttpProtocols.Http1AndHttp2;
+                        l.UseHttps(pki.ServingCertificate);
+                    });
+                }
             });
             var app = builder.Build();
             app.Run(handler.HandleAsync);

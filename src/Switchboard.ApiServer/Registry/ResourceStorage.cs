@@ -510,6 +510,8 @@ internal sealed class ResourceStorage
                 }, ct).ConfigureAwait(false);
                 if (marked.Status == StoreWriteStatus.Ok)
                 {
+                    // Marking for deletion is an update (upstream's watchers see MODIFIED): the kind's hook hears of it.
+                    Strategy.AfterUpdate(obj, Decode(live.Value.Span));
                     return (new WriteOutcome(marked.Current!.Value, obj), false);
                 }
                 if (marked.Status == StoreWriteStatus.NotFound)

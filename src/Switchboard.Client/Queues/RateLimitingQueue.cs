@@ -12,6 +12,7 @@ public sealed class RateLimitingQueue<T> : IDisposable
 {
     private readonly WorkQueue<T> _queue;
     private readonly IRateLimiter<T> _limiter;
+    private int _shutDown;
 
     public RateLimitingQueue(TimeProvider time, IRateLimiter<T>? limiter = null)
     {
@@ -44,7 +45,22 @@ public sealed class RateLimitingQueue<T> : IDisposable
     /// <summary>Marks the item processed.</summary>
     public void Done(T item) => _queue.Done(item);
 
-    public void ShutDown() => _queue.ShutDown();
+    public void ShutDown()
+    {
+        if (Interlocked.Exchange(ref _shutDown, 1) == 0)
+        {
+            _queue.ShutDown();
+        }
+    }
 
-    public void Dispose() => _queue.Dispose();
+    public void Dispose()
+    {
+        // WorkQueue.ShutDown is not idempotent (each call releases its semaphore by int.MaxValue / 2, so a second
+        // call with items pending throws SemaphoreFullException); shut it down once. Its SemaphoreSlim owns no OS
+        // handle, so skipping its Dispose after a ShutDown leaks nothing.
+        if (Interlocked.Exchange(ref _shutDown, 1) == 0)
+        {
+            _queue.Dispose();
+        }
+    }
 }

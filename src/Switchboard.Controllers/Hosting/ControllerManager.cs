@@ -6,6 +6,7 @@ using Switchboard.Controllers.Endpoints;
 using Switchboard.Controllers.EndpointSlices;
 using Switchboard.Controllers.GarbageCollection;
 using Switchboard.Controllers.Namespaces;
+using Switchboard.Controllers.Nodes;
 
 namespace Switchboard.Controllers.Hosting;
 
@@ -23,7 +24,8 @@ public sealed class ControllerManager : IAsyncDisposable
     private ControllerManager(Kubernetes client) => _client = client;
 
     /// <summary>Starts every controller with the given kubeconfig (admin credentials).</summary>
-    public static ControllerManager Start(string kubeconfigPath, ILoggerFactory loggers, TimeProvider time)
+    /// <param name="clusterCidr">--cluster-cidr, the pool of the node IPAM controller.</param>
+    public static ControllerManager Start(string kubeconfigPath, ILoggerFactory loggers, TimeProvider time, string clusterCidr = "10.244.0.0/16,fd00:10:244::/56")
     {
         var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfigPath);
         var client = new Kubernetes(config);
@@ -44,6 +46,11 @@ public sealed class ControllerManager : IAsyncDisposable
         manager._owned.Add(endpoints);
         manager._running.Add(Task.Run(() => endpoints.RunAsync(manager._stop.Token)));
         manager._running.Add(informers.RunAsync(manager._stop.Token));
+        var ipam = new NodeIpamController(client, clusterCidr, loggers, time);
+        manager._owned.Add(ipam);
+        manager._running.Add(Task.Run(() => ipam.RunAsync(manager._stop.Token)));
+        var lifecycle = new NodeLifecycleController(client, loggers, time);
+        manager._running.Add(Task.Run(() => lifecycle.RunAsync(manager._stop.Token)));
         return manager;
     }
 

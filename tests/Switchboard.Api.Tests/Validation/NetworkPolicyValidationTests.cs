@@ -92,7 +92,7 @@ public class NetworkPolicyValidationTests
         { "too many policyTypes", s => s.PolicyTypes = ["Ingress", "Egress", "Ingress"],
             ["spec.policyTypes: Invalid value: []networking.PolicyType{\"Ingress\", \"Egress\", \"Ingress\"}: may not specify more than two policyTypes"] },
         { "unknown policyType", s => s.PolicyTypes = ["Ingress", "foo"], ["spec.policyTypes[1]: Unsupported value: \"foo\": supported values: \"Ingress\", \"Egress\""] },
-        { "endPort below port", s => IngressPorts(s, Port("TCP", 35000, 32000)), ["spec.ingress[0].ports[0].endPort: Invalid value: 32000: must be greater than or equal to `port`"] },
+        { "endPort below port", s => IngressPorts(s, Port("TCP", 35000, 32000)), ["spec.ingress[0].ports[0].endPort: Invalid value: 35000: must be greater than or equal to `port`"] },
         { "endPort out of range", s => IngressPorts(s, Port("TCP", 32000, 65536)), ["spec.ingress[0].ports[0].endPort: Invalid value: 65536: " + PortRange] },
         { "endPort with named port", s => IngressPorts(s, Port("TCP", "http", 32768)),
             ["spec.ingress[0].ports[0].endPort: Invalid value: 32768: may not be specified when `port` is non-numeric"] },

@@ -31,7 +31,7 @@ public sealed class NetworkingValidationTests(ApiServerFixture fixture) : IClass
         Assert.Equal(
         [
             ("FieldValueNotSupported", "spec.ingress[0].ports[0].protocol", "Unsupported value: \"ICMP\": supported values: \"TCP\", \"UDP\", \"SCTP\""),
-            ("FieldValueInvalid", "spec.ingress[0].ports[0].endPort", "Invalid value: 70: must be greater than or equal to `port`"),
+            ("FieldValueInvalid", "spec.ingress[0].ports[0].endPort", "Invalid value: 80: must be greater than or equal to `port`"),
             ("FieldValueRequired", "spec.ingress[0].from[0]", "Required value: must specify a peer"),
             ("FieldValueInvalid", "spec.egress[0].to[0].ipBlock.except[0]", "Invalid value: \"11.0.0.0/16\": must be a strict subset of `cidr`"),
             ("FieldValueForbidden", "spec.egress[0].to[0]", "Forbidden: may not specify both ipBlock and another peer"),

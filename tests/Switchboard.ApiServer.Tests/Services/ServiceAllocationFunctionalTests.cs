@@ -396,39 +396,4 @@ public sealed class ServiceAllocationFunctionalTests(ITestOutputHelper output)
             && e["source"]!["component"]!.GetValue<string>() == "portallocator-repair-controller");
     }
 
-    /// <summary>
-    /// The issue's benchmark: 10,000 Service creates through the API (a quarter NodePort), creates/s and p99, and the
-    /// per-create latency at 1k and at 10k allocated. Opt-in (SB_SERVICE_BENCH=1): it takes a while.
-    /// </summary>
-    [Fact]
-    public async Task Benchmark_TenThousandCreates()
-    {
-        if (Environment.GetEnvironmentVariable("SB_SERVICE_BENCH") != "1")
-        {
-            return;
-        }
-        var sqlite = Environment.GetEnvironmentVariable("SB_SERVICE_BENCH_SQLITE") == "1";
-        await using var server = await TestApiServer.StartAsync(sqlite: sqlite);
-        using var http = server.CreateHttpClient(server.Host.AdminToken);
-        var ns = ApiServerFixture.UniqueName("bench");
-        await http.CreateNamespaceAsync(ns);
-        var latencies = new double[10_000];
-        var next = -1;
-        var sw = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
-        {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < latencies.Length)
-            {
-                var t = Stopwatch.GetTimestamp();
-                await CreateAsync(http, ns, ServiceJson($"b{i}", i % 4 == 0 ? "NodePort" : "ClusterIP"));
-                latencies[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
-            }
-        })));
-        var total = sw.Elapsed;
-        var sorted = latencies.Order().ToArray();
-        var windowAt1k = latencies.Skip(900).Take(200).Average();
-        var windowAt10k = latencies.Skip(9_800).Take(200).Average();
-        output.WriteLine($"{(sqlite ? "sqlite" : "memory")}: 10000 creates in {total.TotalSeconds:F1} s = {10_000 / total.TotalSeconds:F0}/s, p50 {sorted[5_000]:F1} ms, p99 {sorted[9_900]:F1} ms; mean latency around 1k allocated {windowAt1k:F1} ms, around 10k {windowAt10k:F1} ms");
-    }
 }

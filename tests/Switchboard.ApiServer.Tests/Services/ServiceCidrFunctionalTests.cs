@@ -20,7 +20,7 @@ public sealed class ServiceCidrFunctionalTests
         $$$"""{"apiVersion":"v1","kind":"Service","metadata":{"name":"{{{name}}}"},"spec":{"selector":{"app":"x"},"ports":[{"port":80}]{{{extraSpec}}}}}""";
 
     private static string ServiceCidrJson(string name, params string[] cidrs) =>
-        $$"""{"apiVersion":"networking.k8s.io/v1","kind":"ServiceCIDR","metadata":{"name":"{{name}}"},"spec":{"cidrs":[{{string.Join(",", cidrs.Select(c => "\"" + c + "\""))}}]}}""";
+        $$$"""{"apiVersion":"networking.k8s.io/v1","kind":"ServiceCIDR","metadata":{"name":"{{{name}}}"},"spec":{"cidrs":[{{{string.Join(",", cidrs.Select(c => "\"" + c + "\""))}}}]}}""";
 
     private static async Task<JsonNode> CreateAsync(HttpClient http, string path, string body)
     {
@@ -103,8 +103,9 @@ public sealed class ServiceCidrFunctionalTests
             Assert.True(InCidr(await CreateServiceAsync(http, ns, $"test-{i}"), "10.96.0.0/28"));
         }
         Assert.Equal((500, "Internal error occurred: failed to allocate a serviceIP: range is full (10.96.0.0/28)"), await FailServiceAsync(http, ns, "test-14"));
-        Assert.Equal((422, "Service \"static\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.96.0.200\"}: failed to allocate IP 10.96.0.200: the provided network does not match the current range"),
-            await FailServiceAsync(http, ns, "static", ""","clusterIP":"10.96.0.200" """));
+        // 10.96.0.16: past the /28, in the new /24's static band (dynamic allocation takes its upper band first).
+        Assert.Equal((422, "Service \"static\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.96.0.16\"}: failed to allocate IP 10.96.0.16: the provided network does not match the current range"),
+            await FailServiceAsync(http, ns, "static", ""","clusterIP":"10.96.0.16" """));
 
         var created = await CreateAsync(http, ServiceCidrs, ServiceCidrJson("newcidr1", "10.96.0.0/24"));
         Assert.Null(created["status"]?["conditions"]);
@@ -120,11 +121,11 @@ public sealed class ServiceCidrFunctionalTests
             extra.Add(ip);
         }
         // A requested address in the new range only is accepted now.
-        Assert.Equal("10.96.0.200", await CreateServiceAsync(http, ns, "static", ""","clusterIP":"10.96.0.200" """));
+        Assert.Equal("10.96.0.16", await CreateServiceAsync(http, ns, "static", ""","clusterIP":"10.96.0.16" """));
         Assert.Equal((422, "Service \"elsewhere\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.97.0.5\"}: failed to allocate IP 10.97.0.5: the provided network does not match the current range"),
             await FailServiceAsync(http, ns, "elsewhere", ""","clusterIP":"10.97.0.5" """));
         var addresses = await IpAddressNamesAsync(http);
-        Assert.Subset(addresses.ToHashSet(), extra.Append("10.96.0.200").ToHashSet());
+        Assert.Subset(addresses.ToHashSet(), extra.Append("10.96.0.16").ToHashSet());
 
         // Deleting it while Services hold addresses only it contains: it stays, Ready=False, reason Terminating.
         var (deleted, _) = await http.SendJsonAsync(HttpMethod.Delete, $"{ServiceCidrs}/newcidr1");
@@ -263,7 +264,7 @@ public sealed class ServiceCidrFunctionalTests
         // Immutable, except that a single-stack ServiceCIDR may gain the other family.
         await CreateAsync(http, ServiceCidrs, ServiceCidrJson("grow", "10.200.0.0/24"));
         async Task<(int Code, JsonNode? Body)> Patch(string cidrs) =>
-            await http.SendJsonAsync(HttpMethod.Patch, $"{ServiceCidrs}/grow", $$"""{"spec":{"cidrs":{{cidrs}}}}""", MergePatch);
+            await http.SendJsonAsync(HttpMethod.Patch, $"{ServiceCidrs}/grow", $$$"""{"spec":{"cidrs":{{{cidrs}}}}}""", MergePatch);
         var (code, body) = await Patch("""["10.201.0.0/24"]""");
         Assert.Equal(422, code);
         Assert.Equal("ServiceCIDR.networking.k8s.io \"grow\" is invalid: spec.cidrs[0]: Invalid value: \"10.201.0.0/24\": field is immutable", body!["message"]!.GetValue<string>());
@@ -285,7 +286,7 @@ public sealed class ServiceCidrFunctionalTests
         var revisionBefore = server.Host.Store.Revision;
 
         var (code, status) = await http.PostJsonAsync($"/api/v1/namespaces/{ns}/services",
-            """{"apiVersion":"v1","kind":"Service","metadata":{"name":"Bad_Name"},"spec":{"type":"NodePort","selector":{"app":"x"},"ports":[{"port":0}]}}""");
+            """{"apiVersion":"v1","kind":"Service","metadata":{"name":"Bad_Name"},"spec":{"type":"NodePort","selector":{"app":"x"},"ports":[{"port":0,"targetPort":80}]}}""");
         Assert.Equal(422, code);
         Assert.Equal("Service \"Bad_Name\" is invalid: [metadata.name: Invalid value: \"Bad_Name\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?'), spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive]",
             status!["message"]!.GetValue<string>());
@@ -301,7 +302,7 @@ public sealed class ServiceCidrFunctionalTests
         // An update: a bad label and a bad port in one Status; the Service keeps what it had.
         var ip = await CreateServiceAsync(http, ns, "good");
         var (patchCode, patched) = await http.SendJsonAsync(HttpMethod.Patch, $"/api/v1/namespaces/{ns}/services/good",
-            """{"metadata":{"labels":{"bad key":"x"}},"spec":{"type":"NodePort","ports":[{"port":70000}]}}""", MergePatch);
+            """{"metadata":{"labels":{"bad key":"x"}},"spec":{"type":"NodePort","ports":[{"port":70000,"targetPort":80}]}}""", MergePatch);
         Assert.Equal(422, patchCode);
         Assert.Equal(["metadata.labels", "spec.ports[0].port"], patched!["details"]!["causes"]!.AsArray().Select(c => c!["field"]!.GetValue<string>()));
         Assert.Empty(server.Host.ServiceNetworking!.Allocations.NodePorts.TakenPorts());

@@ -38,13 +38,20 @@ internal sealed class EndpointSliceStrategy : ResourceStrategy<V1EndpointSlice>
 
     protected override IEnumerable<FieldError> ValidateUpdate(V1EndpointSlice obj, V1EndpointSlice old) => EndpointSliceValidation.ValidateUpdate(obj, old);
 
-    /// <summary>Upstream SetDefaults_EndpointPort: name "" and protocol TCP.</summary>
+    /// <summary>
+    /// Upstream SetDefaults_EndpointPort: name "" and protocol TCP. Endpoint.conditions is a plain struct in
+    /// discovery/v1, so upstream always stores it, as {} when nothing is set.
+    /// </summary>
     private static void ApplyDefaults(V1EndpointSlice obj)
     {
         foreach (var port in obj.Ports ?? [])
         {
             port.Name ??= "";
             port.Protocol ??= "TCP";
+        }
+        foreach (var endpoint in obj.Endpoints ?? [])
+        {
+            endpoint.Conditions ??= new V1EndpointConditions();
         }
     }
 

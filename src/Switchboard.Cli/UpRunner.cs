@@ -1,0 +1,113 @@
+using System.Runtime.InteropServices;
+using k8s;
+using Microsoft.Extensions.Logging;
+using Switchboard.ApiServer;
+using Switchboard.ApiServer.Hosting;
+using Switchboard.ApiServer.Security;
+using Switchboard.Cli.Logging;
+using Switchboard.Controllers.Hosting;
+using Switchboard.Node.Embedded;
+using Switchboard.Node.Topology;
+
+namespace Switchboard.Cli;
+
+/// <summary>
+/// `switchboard up` (ARCHITECTURE.md §2): the node topology, the control plane (also listening on the underlay
+/// gateway), one agent per node; prints the ready line once every Node is Ready and removes everything on
+/// Ctrl-C/SIGTERM.
+/// </summary>
+internal static partial class UpRunner
+{
+    public static async Task<int> RunAsync(ApiServerOptions options, int nodes, IReadOnlyList<string> zones, CancellationToken ct)
+    {
+        if (GetEuid() != 0)
+        {
+            await Console.Error.WriteLineAsync("switchboard up: kernel mode needs root (network namespaces); run: sudo switchboard up ...").ConfigureAwait(false);
+            return 1;
+        }
+        if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip"))
+        {
+            await Console.Error.WriteLineAsync("switchboard up: iproute2 is missing; run: apt-get install -y iproute2").ConfigureAwait(false);
+            return 1;
+        }
+        Directory.CreateDirectory(Path.Combine(options.DataDir, "logs"));
+        using var loggerFactory = LoggerFactory.Create(b =>
+        {
+            b.SetMinimumLevel(LogLevel.Information);
+            b.AddFilter("Microsoft", LogLevel.Warning);
+            b.AddProvider(new FileLoggerProvider(Path.Combine(options.DataDir, "logs", "up.log")));
+            b.AddProvider(new StderrLoggerProvider(LogLevel.Warning));
+        });
+        var logger = loggerFactory.CreateLogger("Switchboard.Up");
+
+        // Ctrl-C arrives as ct; SIGTERM is turned into the same stop.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            stop.Cancel();
+        });
+
+        var (cluster, holder) = await EmbeddedCluster.StartAsync(options.DataDir, nodes, zones, new ProcessCommandRunner(), logger, CancellationToken.None).ConfigureAwait(false);
+        if (cluster is null)
+        {
+            await Console.Error.WriteLineAsync($"switchboard up: already running (pid {holder}) on {options.DataDir}; stop it first or pass another --data-dir").ConfigureAwait(false);
+            return 1;
+        }
+        await using (cluster.ConfigureAwait(false))
+        {
+            await Console.Error.WriteLineAsync($"switchboard up: cluster {cluster.Plan.Id}, {nodes} node(s), data dir {options.DataDir}").ConfigureAwait(false);
+            options.ExtraListenHandles = cluster.BindApiSockets();
+            options.ExtraSans = [.. options.ExtraSans, TopologyPlan.GatewayIpv4, TopologyPlan.GatewayIpv6];
+            ApiServerHost host;
+            try
+            {
+                host = await ApiServerHost.StartAsync(options, loggerFactory, TimeProvider.System, stop.Token).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                await Console.Error.WriteLineAsync($"switchboard up: cannot start the API server on {options.Bind}:{options.Port}: {e.Message}. Stop whatever uses the port or pass --api-port 0.").ConfigureAwait(false);
+                return 1;
+            }
+            await using (host.ConfigureAwait(false))
+            {
+                var controllers = ControllerManager.Start(host.KubeconfigPath, loggerFactory, TimeProvider.System, options.ClusterCidr);
+                await using var controllersScope = controllers.ConfigureAwait(false);
+                try
+                {
+                    foreach (var node in cluster.Plan.Nodes)
+                    {
+                        // Admin credentials for now: per-node identities (the Node authorizer) come with the kubelet API work.
+                        var kubeconfig = Path.Combine(options.DataDir, "nodes", node.Name, "kubeconfig");
+                        Directory.CreateDirectory(Path.GetDirectoryName(kubeconfig)!);
+                        Kubeconfig.WriteForNode(kubeconfig, host.CaPem, EmbeddedCluster.InClusterServer, host.AdminToken, node.Name);
+                        cluster.StartAgent(node, kubeconfig);
+                    }
+                    using (var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(host.KubeconfigPath)))
+                    {
+                        await cluster.WaitForNodesReadyAsync(client, stop.Token).ConfigureAwait(false);
+                    }
+                    Console.Out.WriteLine($"ready: {nodes} nodes, api {host.Url.GetLeftPart(UriPartial.Authority)}, export KUBECONFIG={host.KubeconfigPath}");
+                    Console.Out.Flush();
+                    await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                }
+                catch (InvalidOperationException e)
+                {
+                    await Console.Error.WriteLineAsync("switchboard up: " + e.Message).ConfigureAwait(false);
+                    return 1;
+                }
+                finally
+                {
+                    await Console.Error.WriteLineAsync("switchboard up: stopping and removing the cluster network").ConfigureAwait(false);
+                }
+            }
+        }
+        return 0;
+    }
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint GetEuid();
+}
