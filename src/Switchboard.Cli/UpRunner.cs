@@ -75,6 +75,7 @@ internal static partial class UpRunner
                 await using var controllersScope = controllers.ConfigureAwait(false);
                 try
                 {
+                    var agentsStarted = TimeProvider.System.GetUtcNow().UtcDateTime;
                     foreach (var node in cluster.Plan.Nodes)
                     {
                         // Admin credentials for now: per-node identities (the Node authorizer) come with the kubelet API work.
@@ -85,7 +86,7 @@ internal static partial class UpRunner
                     }
                     using (var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(host.KubeconfigPath)))
                     {
-                        await cluster.WaitForNodesReadyAsync(client, stop.Token).ConfigureAwait(false);
+                        await cluster.WaitForNodesReadyAsync(client, agentsStarted, stop.Token).ConfigureAwait(false);
                     }
                     Console.Out.WriteLine($"ready: {nodes} nodes, api {host.Url.GetLeftPart(UriPartial.Authority)}, export KUBECONFIG={host.KubeconfigPath}");
                     Console.Out.Flush();

@@ -36,11 +36,16 @@ public class DnsPipelineBenchmarks
         index.UpsertNamespace("default");
         for (var i = 0; i < 1000; i++)
         {
-            index.UpsertService(new ServiceInfo("default", "svc" + i, ServiceKind.ClusterIP, [IPAddress.Parse($"10.96.{i / 250}.{(i % 250) + 1}")], null, [new PortInfo("http", "tcp", 80)], false));
+            index.UpsertService(Service("svc" + i, $"10.96.{i / 250}.{(i % 250) + 1}", "http", 80));
         }
-        index.UpsertService(new ServiceInfo("default", "db", ServiceKind.Headless, [], null, [], false));
-        index.UpsertSlice(new SliceInfo("default", "db-1", "db", [new PortInfo("pg", "tcp", 5432)],
-            [.. Enumerable.Range(0, 3).Select(i => new EndpointInfo([IPAddress.Parse($"10.244.1.{i + 1}")], $"db-{i}", true))], null));
+        index.UpsertService(Service("db", "None", "pg", 5432));
+        index.UpsertSlice(new EndpointSliceObject
+        {
+            Metadata = new V1ObjectMeta { Name = "db-1", NamespaceProperty = "default", Labels = new Dictionary<string, string> { ["kubernetes.io/service-name"] = "db" } },
+            AddressType = "IPv4",
+            Ports = [new PortPart { Name = "pg", Port = 5432, Protocol = "TCP" }],
+            Endpoints = [.. Enumerable.Range(0, 3).Select(i => new EndpointPart { Addresses = [$"10.244.1.{i + 1}"], Hostname = $"db-{i}" })],
+        });
         index.MarkSynced();
         index.Publish();
 
@@ -78,6 +83,12 @@ public class DnsPipelineBenchmarks
 
     [Benchmark]
     public int ForwardCacheHit() => Check(_pipeline.Handle(_cached, _response, _ctx));
+
+    private static ServiceObject Service(string name, string clusterIp, string port, int number) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = "default" },
+        Spec = new ServiceSpecPart { Type = "ClusterIP", ClusterIP = clusterIp, Ports = [new PortPart { Name = port, Port = number, Protocol = "TCP" }] },
+    };
 
     private static int Check(int length) => length > 0 ? length : throw new InvalidOperationException("no synchronous answer");
 

@@ -161,6 +161,10 @@ public sealed class WorkQueue<T> : IDisposable
     {
         lock (_gate)
         {
+            if (_shutDown)
+            {
+                return;
+            }
             _shutDown = true;
             foreach (var t in _timers)
             {

@@ -261,7 +261,7 @@ internal sealed class ClusterZone
                     return Kind.NxDomain;
                 }
                 // S10: <hostname>.<svc>; N6 when no such endpoint.
-                if (!entry.HostLookup.TryGetValue(Chars(first, key), out var host))
+                if (!entry.TryGetHost(Chars(first, key), out var host))
                 {
                     return Kind.NxDomain;
                 }
@@ -372,8 +372,9 @@ internal sealed class ClusterZone
     private Kind Addresses(AddressOwner o, ushort qtype, int owner, ref DnsMessageWriter w)
     {
         var written = 0;
-        foreach (var address in o.Addresses)
+        for (var i = 0; i < o.Count; i++)
         {
+            var address = o.Address(i);
             if (WantsAddress(qtype, address.Length))
             {
                 if (!w.TryAddAddress(DnsSection.Answer, new NameRef(owner), _ttl, address))
@@ -430,9 +431,9 @@ internal sealed class ClusterZone
             {
                 continue;
             }
-            foreach (var address in e.Target.Addresses)
+            for (var a = 0; a < e.Target.Count; a++)
             {
-                if (!w.TryAddAddress(DnsSection.Additional, new NameRef(e.Target.Fqdn), _ttl, address))
+                if (!w.TryAddAddress(DnsSection.Additional, new NameRef(e.Target.Fqdn), _ttl, e.Target.Address(a)))
                 {
                     return Kind.Positive;
                 }
@@ -500,7 +501,7 @@ internal sealed class ClusterZone
         foreach (var target in names)
         {
             // N8: one PTR per Service that selects the IP.
-            if (!w.TryAddName(DnsSection.Answer, new NameRef(owner), DnsType.PTR, _ttl, target, out _))
+            if (!w.TryAddName(DnsSection.Answer, new NameRef(owner), DnsType.PTR, _ttl, target.Name, out _))
             {
                 w.Truncated = true;
                 break;

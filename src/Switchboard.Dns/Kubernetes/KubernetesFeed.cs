@@ -78,28 +78,19 @@ internal sealed partial class KubernetesFeed : IAsyncDisposable
 
     private sealed class ServiceHandler(ZoneIndex index) : IResourceEventHandler<ServiceObject>
     {
-        public void OnAdd(ServiceObject obj) => index.UpsertService(ServiceInfo.From(obj));
+        public void OnAdd(ServiceObject obj) => index.UpsertService(obj);
 
-        public void OnUpdate(ServiceObject oldObj, ServiceObject newObj) => index.UpsertService(ServiceInfo.From(newObj));
+        public void OnUpdate(ServiceObject oldObj, ServiceObject newObj) => index.UpsertService(newObj);
 
         public void OnDelete(ServiceObject obj) => index.RemoveService(obj.Metadata.NamespaceProperty ?? "", obj.Metadata.Name);
     }
 
     private sealed class SliceHandler(ZoneIndex index) : IResourceEventHandler<EndpointSliceObject>
     {
-        public void OnAdd(EndpointSliceObject obj) => OnUpdate(obj, obj);
+        public void OnAdd(EndpointSliceObject obj) => index.UpsertSlice(obj);
 
-        public void OnUpdate(EndpointSliceObject oldObj, EndpointSliceObject newObj)
-        {
-            if (SliceInfo.From(newObj) is { } info)
-            {
-                index.UpsertSlice(info);
-            }
-            else
-            {
-                OnDelete(newObj); // lost its Service label or changed to FQDN: no longer DNS's
-            }
-        }
+        // A slice that lost its Service label or turned FQDN is dropped by UpsertSlice itself.
+        public void OnUpdate(EndpointSliceObject oldObj, EndpointSliceObject newObj) => index.UpsertSlice(newObj);
 
         public void OnDelete(EndpointSliceObject obj) => index.RemoveSlice(obj.Metadata.NamespaceProperty ?? "", obj.Metadata.Name);
     }

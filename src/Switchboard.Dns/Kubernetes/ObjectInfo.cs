@@ -16,14 +16,17 @@ internal enum ServiceKind
 internal sealed record PortInfo(string Name, string Protocol, int Port);
 
 /// <summary>
-/// The fields of a Service that DNS needs and nothing else (CoreDNS's object.Service idea): the full object is
-/// dropped as soon as this is made, so the zone index does not pin managed fields, annotations or status.
+/// A Service as DNS sees it, derived from the slim model while an index entry is built and then dropped: the index
+/// keeps only the slim object (shared with the reflector's store) and the precomputed answers.
 /// </summary>
 internal sealed record ServiceInfo(string Namespace, string Name, ServiceKind Kind, IPAddress[] ClusterIPs, string? ExternalName, PortInfo[] Ports, bool PublishNotReady)
 {
     public const string TolerateUnreadyAnnotation = "service.alpha.kubernetes.io/tolerate-unready-endpoints";
 
     public string Key => Name + "." + Namespace;
+
+    /// <summary>"name.namespace", the order the labels appear in a query.</summary>
+    public static string KeyOf(ServiceObject service) => service.Metadata.Name + "." + service.Metadata.NamespaceProperty;
 
     public static ServiceInfo From(ServiceObject service)
     {
@@ -36,7 +39,7 @@ internal sealed record ServiceInfo(string Namespace, string Name, ServiceKind Ki
         if (kind == ServiceKind.ClusterIP)
         {
             // clusterIPs holds both families of a dual-stack Service; clusterIP alone is the primary.
-            foreach (var text in spec.ClusterIPs is { Count: > 0 } all ? all : [spec.ClusterIP!])
+            foreach (var text in spec.ClusterIPs is { Length: > 0 } all ? all : [spec.ClusterIP!])
             {
                 if (IPAddress.TryParse(text, out var ip) && !ips.Contains(ip))
                 {
@@ -44,7 +47,7 @@ internal sealed record ServiceInfo(string Namespace, string Name, ServiceKind Ki
                 }
             }
         }
-        var ports = (spec.Ports ?? []).Where(p => p.Port is > 0).Select(p => new PortInfo(p.Name ?? "", (p.Protocol ?? "TCP").ToLowerInvariant(), p.Port!.Value)).ToArray();
+        var ports = (spec.Ports ?? []).Where(p => p.Port is > 0).Select(p => new PortInfo(p.Name ?? "", Protocol(p.Protocol), p.Port!.Value)).ToArray();
         var tolerate = meta.Annotations?.TryGetValue(TolerateUnreadyAnnotation, out var t) == true && string.Equals(t, "true", StringComparison.OrdinalIgnoreCase);
         return new ServiceInfo(
             meta.NamespaceProperty ?? "",
@@ -55,6 +58,14 @@ internal sealed record ServiceInfo(string Namespace, string Name, ServiceKind Ki
             ports,
             spec.PublishNotReadyAddresses == true || tolerate);
     }
+
+    internal static string Protocol(string? protocol) => protocol switch
+    {
+        null or "TCP" => "tcp",
+        "UDP" => "udp",
+        "SCTP" => "sctp",
+        _ => protocol.ToLowerInvariant(),
+    };
 }
 
 /// <summary>One endpoint of a slice: its addresses, hostname (if set) and readiness.</summary>
@@ -67,6 +78,12 @@ internal sealed record SliceInfo(string Namespace, string Name, string ServiceNa
     public const string TriggerTimeAnnotation = "endpoints.kubernetes.io/last-change-trigger-time";
 
     public string ServiceKey => ServiceName + "." + Namespace;
+
+    /// <summary>The Service key of a slim slice ("name.namespace"), or null when DNS ignores the slice.</summary>
+    public static string? ServiceKeyOf(EndpointSliceObject slice) =>
+        slice.Metadata.Labels?.TryGetValue(ServiceNameLabel, out var service) == true && !string.IsNullOrEmpty(service) && slice.AddressType is "IPv4" or "IPv6"
+            ? service + "." + slice.Metadata.NamespaceProperty
+            : null;
 
     /// <summary>Null for slices DNS ignores: no owning Service, or FQDN address type.</summary>
     public static SliceInfo? From(EndpointSliceObject slice)
@@ -87,7 +104,7 @@ internal sealed record SliceInfo(string Namespace, string Name, string ServiceNa
                 endpoints.Add(new EndpointInfo(addresses, string.IsNullOrEmpty(e.Hostname) ? null : e.Hostname.ToLowerInvariant(), e.Conditions?.Ready != false));
             }
         }
-        var ports = (slice.Ports ?? []).Where(p => p.Port is > 0).Select(p => new PortInfo(p.Name ?? "", (p.Protocol ?? "TCP").ToLowerInvariant(), p.Port!.Value)).ToArray();
+        var ports = (slice.Ports ?? []).Where(p => p.Port is > 0).Select(p => new PortInfo(p.Name ?? "", ServiceInfo.Protocol(p.Protocol), p.Port!.Value)).ToArray();
         DateTimeOffset? trigger = null;
         if (meta.Annotations?.TryGetValue(TriggerTimeAnnotation, out var text) == true
             && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))

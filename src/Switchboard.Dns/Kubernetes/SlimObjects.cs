@@ -7,7 +7,45 @@ namespace Switchboard.Dns.Kubernetes;
 
 // What the reflectors cache: the API objects with only the fields DNS reads (client-go's "transform" done at parse
 // time). System.Text.Json skips every property these types do not declare, so managed fields, status, most
-// annotations and the rest never become objects; the reflector store holds a few hundred bytes per object.
+// annotations and the rest never become objects; the reflector store holds a few hundred bytes per object. Lists
+// are arrays: exact size, where a List would keep spare capacity in every object.
+
+/// <summary>
+/// Returns shared literals for the values nearly every object repeats (protocols, Service types, address types,
+/// common port names and namespaces) instead of a new string per object; anything else is read as usual. Only a
+/// fixed vocabulary is shared, so nothing grows with what the cluster sends.
+/// </summary>
+internal sealed class KnownStringConverter : JsonConverter<string>
+{
+    private static readonly string[] Known =
+    [
+        "TCP", "UDP", "SCTP", "ClusterIP", "NodePort", "LoadBalancer", "ExternalName", "None", "IPv4", "IPv6",
+        "http", "https", "dns", "dns-tcp", "metrics", "grpc", "web", "default", "kube-system", "kube-public", "true",
+    ];
+
+    public override string? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => Intern(ref reader);
+
+    public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
+
+    internal static string? Intern(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+        if (!reader.HasValueSequence && !reader.ValueIsEscaped && reader.ValueSpan.Length <= 16)
+        {
+            foreach (var k in Known)
+            {
+                if (reader.ValueTextEquals(k))
+                {
+                    return k;
+                }
+            }
+        }
+        return reader.GetString();
+    }
+}
 
 /// <summary>Reads only name, namespace, uid, resourceVersion and the labels/annotations DNS uses; skips the rest.</summary>
 internal sealed class SlimMetadataConverter : JsonConverter<V1ObjectMeta>
@@ -32,7 +70,7 @@ internal sealed class SlimMetadataConverter : JsonConverter<V1ObjectMeta>
                     meta.Name = reader.GetString();
                     break;
                 case "namespace":
-                    meta.NamespaceProperty = reader.GetString();
+                    meta.NamespaceProperty = KnownStringConverter.Intern(ref reader);
                     break;
                 case "uid":
                     meta.Uid = reader.GetString();
@@ -77,9 +115,10 @@ internal sealed class SlimMetadataConverter : JsonConverter<V1ObjectMeta>
         {
             var key = reader.GetString()!;
             reader.Read();
-            if (keep.Contains(key) && reader.TokenType == JsonTokenType.String)
+            // The kept key is stored as our literal, not the parsed copy.
+            if (keep.TryGetValue(key, out var literal) && reader.TokenType == JsonTokenType.String)
             {
-                (result ??= new(StringComparer.Ordinal))[key] = reader.GetString()!;
+                (result ??= new(1, StringComparer.Ordinal))[literal] = reader.GetString()!;
             }
             else
             {
@@ -94,11 +133,11 @@ internal sealed class SlimMetadataConverter : JsonConverter<V1ObjectMeta>
 [KubernetesEntity(Group = "", Kind = "Service", ApiVersion = "v1", PluralName = "services")]
 internal sealed class ServiceObject : IKubernetesObject<V1ObjectMeta>
 {
-    [JsonPropertyName("apiVersion")]
-    public string ApiVersion { get; set; } = "v1";
+    [JsonIgnore]
+    public string ApiVersion { get => "v1"; set { } }
 
-    [JsonPropertyName("kind")]
-    public string Kind { get; set; } = "Service";
+    [JsonIgnore]
+    public string Kind { get => "Service"; set { } }
 
     [JsonPropertyName("metadata")]
     [JsonConverter(typeof(SlimMetadataConverter))]
@@ -111,13 +150,14 @@ internal sealed class ServiceObject : IKubernetesObject<V1ObjectMeta>
 internal sealed class ServiceSpecPart
 {
     [JsonPropertyName("type")]
+    [JsonConverter(typeof(KnownStringConverter))]
     public string? Type { get; set; }
 
     [JsonPropertyName("clusterIP")]
     public string? ClusterIP { get; set; }
 
     [JsonPropertyName("clusterIPs")]
-    public List<string>? ClusterIPs { get; set; }
+    public string[]? ClusterIPs { get; set; }
 
     [JsonPropertyName("externalName")]
     public string? ExternalName { get; set; }
@@ -126,19 +166,21 @@ internal sealed class ServiceSpecPart
     public bool? PublishNotReadyAddresses { get; set; }
 
     [JsonPropertyName("ports")]
-    public List<PortPart>? Ports { get; set; }
+    public PortPart[]? Ports { get; set; }
 }
 
 /// <summary>A Service or EndpointSlice port: the fields SRV needs.</summary>
 internal sealed class PortPart
 {
     [JsonPropertyName("name")]
+    [JsonConverter(typeof(KnownStringConverter))]
     public string? Name { get; set; }
 
     [JsonPropertyName("port")]
     public int? Port { get; set; }
 
     [JsonPropertyName("protocol")]
+    [JsonConverter(typeof(KnownStringConverter))]
     public string? Protocol { get; set; }
 }
 
@@ -146,30 +188,31 @@ internal sealed class PortPart
 [KubernetesEntity(Group = "discovery.k8s.io", Kind = "EndpointSlice", ApiVersion = "v1", PluralName = "endpointslices")]
 internal sealed class EndpointSliceObject : IKubernetesObject<V1ObjectMeta>
 {
-    [JsonPropertyName("apiVersion")]
-    public string ApiVersion { get; set; } = "discovery.k8s.io/v1";
+    [JsonIgnore]
+    public string ApiVersion { get => "discovery.k8s.io/v1"; set { } }
 
-    [JsonPropertyName("kind")]
-    public string Kind { get; set; } = "EndpointSlice";
+    [JsonIgnore]
+    public string Kind { get => "EndpointSlice"; set { } }
 
     [JsonPropertyName("metadata")]
     [JsonConverter(typeof(SlimMetadataConverter))]
     public V1ObjectMeta Metadata { get; set; } = new();
 
     [JsonPropertyName("addressType")]
+    [JsonConverter(typeof(KnownStringConverter))]
     public string? AddressType { get; set; }
 
     [JsonPropertyName("endpoints")]
-    public List<EndpointPart>? Endpoints { get; set; }
+    public EndpointPart[]? Endpoints { get; set; }
 
     [JsonPropertyName("ports")]
-    public List<PortPart>? Ports { get; set; }
+    public PortPart[]? Ports { get; set; }
 }
 
 internal sealed class EndpointPart
 {
     [JsonPropertyName("addresses")]
-    public List<string>? Addresses { get; set; }
+    public string[]? Addresses { get; set; }
 
     [JsonPropertyName("hostname")]
     public string? Hostname { get; set; }
@@ -188,11 +231,11 @@ internal sealed class ConditionsPart
 [KubernetesEntity(Group = "", Kind = "Namespace", ApiVersion = "v1", PluralName = "namespaces")]
 internal sealed class NamespaceObject : IKubernetesObject<V1ObjectMeta>
 {
-    [JsonPropertyName("apiVersion")]
-    public string ApiVersion { get; set; } = "v1";
+    [JsonIgnore]
+    public string ApiVersion { get => "v1"; set { } }
 
-    [JsonPropertyName("kind")]
-    public string Kind { get; set; } = "Namespace";
+    [JsonIgnore]
+    public string Kind { get => "Namespace"; set { } }
 
     [JsonPropertyName("metadata")]
     [JsonConverter(typeof(SlimMetadataConverter))]
@@ -203,11 +246,11 @@ internal sealed class NamespaceObject : IKubernetesObject<V1ObjectMeta>
 [KubernetesEntity(Group = "", Kind = "Pod", ApiVersion = "v1", PluralName = "pods")]
 internal sealed class PodObject : IKubernetesObject<V1ObjectMeta>
 {
-    [JsonPropertyName("apiVersion")]
-    public string ApiVersion { get; set; } = "v1";
+    [JsonIgnore]
+    public string ApiVersion { get => "v1"; set { } }
 
-    [JsonPropertyName("kind")]
-    public string Kind { get; set; } = "Pod";
+    [JsonIgnore]
+    public string Kind { get => "Pod"; set { } }
 
     [JsonPropertyName("metadata")]
     [JsonConverter(typeof(SlimMetadataConverter))]
@@ -232,7 +275,7 @@ internal sealed class PodStatusPart
     public string? PodIP { get; set; }
 
     [JsonPropertyName("podIPs")]
-    public List<PodIpPart>? PodIPs { get; set; }
+    public PodIpPart[]? PodIPs { get; set; }
 }
 
 internal sealed class PodIpPart

@@ -1,14 +1,14 @@
 using System.Net;
-using System.Net.Sockets;
+using System.Threading.Channels;
 using Switchboard.Dns.Wire;
 
 namespace Switchboard.Dns.Kubernetes;
 
 /// <summary>
-/// Owns the cut-down Services, EndpointSlices, Namespaces and Pods, and publishes <see cref="ZoneSnapshot"/>s.
-/// Writers (the reflectors' handlers) record a change and mark the Service dirty; <see cref="Publish"/> rebuilds
-/// only the dirty Services on a copy of the last snapshot and swaps it in (YARP's "immutable runtime model by
-/// atomic swap"). Readers call <see cref="Current"/> and take no lock.
+/// Owns the cluster's Services, EndpointSlices, Namespaces and Pods (the slim objects the reflectors cached, shared,
+/// never copied) and publishes <see cref="ZoneSnapshot"/>s. Writers (the reflectors' handlers) record a change and
+/// mark its Service dirty; <see cref="Publish"/> rebuilds only the dirty Services on a copy of the last snapshot and
+/// swaps it in (YARP's "immutable runtime model by atomic swap"). Readers call <see cref="Current"/> and take no lock.
 /// </summary>
 internal sealed class ZoneIndex
 {
@@ -16,19 +16,17 @@ internal sealed class ZoneIndex
     private readonly byte[] _zone;
     private readonly TimeProvider _time;
     private readonly byte[][] _fallbackNameservers;
-    private readonly Dictionary<string, ServiceInfo> _services = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Dictionary<string, SliceInfo>> _slicesByService = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, SliceInfo> _slices = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ServiceObject> _services = new(StringComparer.Ordinal);
+    // Most Services have one slice: an array per Service (replaced on change) is far smaller than a dictionary.
+    private readonly Dictionary<string, (string Key, EndpointSliceObject Slice)[]> _slicesByService = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Service, EndpointSliceObject Slice)> _slices = new(StringComparer.Ordinal);
     private readonly HashSet<string> _namespaces = new(StringComparer.Ordinal);
     private readonly Dictionary<string, PodInfo> _pods = new(StringComparer.Ordinal);
     private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);
     private readonly List<(DateTimeOffset Time, string Service)> _pendingTriggers = [];
-    // At most one pending wake-up: the publisher takes everything recorded so far when it runs.
-    private readonly System.Threading.Channels.Channel<byte> _signal = System.Threading.Channels.Channel.CreateBounded<byte>(
-        new System.Threading.Channels.BoundedChannelOptions(1) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite, SingleReader = true });
 
-    // Every PTR target per IP, with the Service that contributed it, so one Service's change touches only its IPs.
-    private readonly Dictionary<UInt128, List<(string Service, byte[] Name)>> _reverseSources = [];
+    // At most one pending wake-up: the publisher takes everything recorded so far when it runs.
+    private readonly Channel<byte> _signal = Channel.CreateBounded<byte>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private ZoneSnapshot _current = ZoneSnapshot.NotSynced;
     private bool _synced;
     private bool _namespacesDirty = true;
@@ -70,14 +68,13 @@ internal sealed class ZoneIndex
         }
     }
 
-    private void Changed() => _signal.Writer.TryWrite(0);
-
-    public void UpsertService(ServiceInfo service)
+    public void UpsertService(ServiceObject service)
     {
         lock (_gate)
         {
-            _services[service.Key] = service;
-            _dirty.Add(service.Key);
+            var key = ServiceInfo.KeyOf(service);
+            _services[key] = service;
+            _dirty.Add(key);
         }
         Changed();
     }
@@ -93,25 +90,27 @@ internal sealed class ZoneIndex
         Changed();
     }
 
-    public void UpsertSlice(SliceInfo slice)
+    /// <summary>Adds or replaces a slice; one DNS ignores (no Service label, FQDN addresses) is removed instead.</summary>
+    public void UpsertSlice(EndpointSliceObject slice)
     {
         lock (_gate)
         {
-            var key = slice.Namespace + "/" + slice.Name;
-            if (_slices.TryGetValue(key, out var old))
+            var key = slice.Metadata.NamespaceProperty + "/" + slice.Metadata.Name;
+            _slices.TryGetValue(key, out var old);
+            if (old.Slice is not null)
             {
-                DetachSlice(old);
+                Detach(key, old.Service);
             }
-            _slices[key] = slice;
-            if (!_slicesByService.TryGetValue(slice.ServiceKey, out var set))
+            if (SliceInfo.ServiceKeyOf(slice) is not { } service)
             {
-                _slicesByService[slice.ServiceKey] = set = new(StringComparer.Ordinal);
+                return;
             }
-            set[slice.Name] = slice;
-            _dirty.Add(slice.ServiceKey);
-            if (slice.TriggerTime is { } t && t != old?.TriggerTime)
+            _slices[key] = (service, slice);
+            _slicesByService[service] = _slicesByService.TryGetValue(service, out var set) ? [.. set, (key, slice)] : [(key, slice)];
+            _dirty.Add(service);
+            if (TriggerTime(slice) is { } t && t != (old.Slice is null ? null : TriggerTime(old.Slice)))
             {
-                _pendingTriggers.Add((t, slice.ServiceKey));
+                _pendingTriggers.Add((t, service));
             }
         }
         Changed();
@@ -121,9 +120,10 @@ internal sealed class ZoneIndex
     {
         lock (_gate)
         {
-            if (_slices.Remove(@namespace + "/" + name, out var old))
+            var key = @namespace + "/" + name;
+            if (_slices.TryGetValue(key, out var old))
             {
-                DetachSlice(old);
+                Detach(key, old.Service);
             }
         }
         Changed();
@@ -198,31 +198,21 @@ internal sealed class ZoneIndex
                 return;
             }
 
-            var services = first ? new Dictionary<string, ServiceEntry>(StringComparer.Ordinal) : new Dictionary<string, ServiceEntry>(prev.Services, StringComparer.Ordinal);
-            var reverse = first ? new Dictionary<UInt128, byte[][]>() : new Dictionary<UInt128, byte[][]>(prev.Reverse);
-            var touched = new HashSet<UInt128>();
+            var services = first ? new Dictionary<string, ServiceEntry>(_services.Count, StringComparer.Ordinal) : new Dictionary<string, ServiceEntry>(prev.Services, StringComparer.Ordinal);
+            var reverse = first ? new Dictionary<UInt128, ReverseName[]>() : new Dictionary<UInt128, ReverseName[]>(prev.Reverse);
             IEnumerable<string> keys = first ? [.. _services.Keys, .. _dirty] : _dirty;
             foreach (var key in keys.Distinct(StringComparer.Ordinal))
             {
-                RemoveReverse(key, touched);
-                services.Remove(key);
-                if (_services.TryGetValue(key, out var info))
+                if (services.Remove(key, out var old))
                 {
+                    RemoveReverse(reverse, key, old);
+                }
+                if (_services.TryGetValue(key, out var service))
+                {
+                    var info = ServiceInfo.From(service);
                     var entry = BuildEntry(info, _slicesByService.GetValueOrDefault(key));
                     services[key] = entry;
-                    AddReverse(key, info, entry, touched);
-                }
-            }
-            foreach (var ip in touched)
-            {
-                if (_reverseSources.TryGetValue(ip, out var list) && list.Count > 0)
-                {
-                    reverse[ip] = DistinctNames(list);
-                }
-                else
-                {
-                    reverse.Remove(ip);
-                    _reverseSources.Remove(ip);
+                    AddReverse(reverse, key, info.Kind, entry);
                 }
             }
             _dirty.Clear();
@@ -233,7 +223,7 @@ internal sealed class ZoneIndex
             _podsDirty = false;
 
             var nameservers = services.TryGetValue("kube-dns.kube-system", out var kubeDns) && kubeDns.Kind == ServiceKind.ClusterIP
-                ? kubeDns.Self.Addresses
+                ? [.. kubeDns.Self.All()]
                 : _fallbackNameservers;
             var now = _time.GetUtcNow();
             var next = new ZoneSnapshot
@@ -247,110 +237,98 @@ internal sealed class ZoneIndex
                 Serial = (uint)Math.Max(now.ToUnixTimeSeconds(), prev.Serial + 1L),
             };
             Volatile.Write(ref _current, next);
-            latencies = _pendingTriggers.Count == 0 ? [] : [.. _pendingTriggers.Select(t => (now - t.Time, _services.TryGetValue(t.Service, out var i) ? i.Kind : ServiceKind.ClusterIP))];
+            latencies = _pendingTriggers.Count == 0 ? [] : [.. _pendingTriggers.Select(t => (now - t.Time, services.TryGetValue(t.Service, out var e) ? e.Kind : ServiceKind.ClusterIP))];
             _pendingTriggers.Clear();
         }
         Published?.Invoke(latencies);
     }
 
-    private void DetachSlice(SliceInfo old)
+    private void Changed() => _signal.Writer.TryWrite(0);
+
+    private void Detach(string sliceKey, string service)
     {
-        if (_slicesByService.TryGetValue(old.ServiceKey, out var set))
+        _slices.Remove(sliceKey);
+        if (_slicesByService.TryGetValue(service, out var set))
         {
-            set.Remove(old.Name);
-            if (set.Count == 0)
+            var kept = set.Where(s => s.Key != sliceKey).ToArray();
+            if (kept.Length == 0)
             {
-                _slicesByService.Remove(old.ServiceKey);
+                _slicesByService.Remove(service);
+            }
+            else
+            {
+                _slicesByService[service] = kept;
             }
         }
-        _dirty.Add(old.ServiceKey);
+        _dirty.Add(service);
     }
 
-    private ServiceEntry BuildEntry(ServiceInfo info, Dictionary<string, SliceInfo>? slices)
+    private static DateTimeOffset? TriggerTime(EndpointSliceObject slice) =>
+        slice.Metadata.Annotations?.TryGetValue(SliceInfo.TriggerTimeAnnotation, out var text) == true
+        && DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t : null;
+
+    private ServiceEntry BuildEntry(ServiceInfo info, (string Key, EndpointSliceObject Slice)[]? sliceObjects)
     {
         var serviceFqdn = Fqdn(info.Name + "." + info.Namespace + ".svc") ?? [0];
         var hosts = new Dictionary<string, (byte[] Fqdn, List<byte[]> Addresses)>(StringComparer.Ordinal);
         var endpointAddresses = new List<byte[]>();
-        var srv = new List<SrvEntry>();
+        var srv = new List<(string Name, string Protocol, int Port, string Host)>();
         var srvSeen = new HashSet<(string, string, int, string)>();
 
-        if (info.Kind != ServiceKind.ExternalName && slices is not null)
+        // Deterministic order (slice name, then position) so answers do not reshuffle between snapshots.
+        var slices = info.Kind == ServiceKind.ExternalName || sliceObjects is null
+            ? []
+            : sliceObjects.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => SliceInfo.From(s.Slice)).OfType<SliceInfo>().ToList();
+        foreach (var slice in slices)
         {
-            // Deterministic order (slice name, then position) so answers do not reshuffle between snapshots.
-            foreach (var slice in slices.Values.OrderBy(s => s.Name, StringComparer.Ordinal))
+            foreach (var endpoint in slice.Endpoints)
             {
-                foreach (var endpoint in slice.Endpoints)
+                if (!endpoint.Ready && !info.PublishNotReady)
                 {
-                    if (!endpoint.Ready && !info.PublishNotReady)
-                    {
-                        continue;
-                    }
-                    foreach (var address in endpoint.Addresses)
-                    {
-                        var bytes = address.GetAddressBytes();
-                        var hostname = endpoint.Hostname ?? IpKey.Dashed(address);
-                        if (!hosts.TryGetValue(hostname, out var host))
-                        {
-                            if (Fqdn(hostname + "." + info.Name + "." + info.Namespace + ".svc") is not { } hostFqdn)
-                            {
-                                continue;
-                            }
-                            hosts[hostname] = host = (hostFqdn, []);
-                        }
-                        AddDistinct(host.Addresses, bytes);
-                        AddDistinct(endpointAddresses, bytes);
-                    }
+                    continue;
                 }
-            }
-        }
-
-        var hostOwners = hosts.ToDictionary(h => h.Key, h => new AddressOwner(h.Value.Fqdn, SortFamilies(h.Value.Addresses)), StringComparer.Ordinal);
-        var self = info.Kind switch
-        {
-            ServiceKind.ClusterIP => new AddressOwner(serviceFqdn, SortFamilies([.. info.ClusterIPs.Select(ip => ip.GetAddressBytes())])),
-            ServiceKind.Headless => new AddressOwner(serviceFqdn, SortFamilies(endpointAddresses)),
-            _ => new AddressOwner(serviceFqdn, []),
-        };
-
-        if (info.Kind == ServiceKind.ClusterIP)
-        {
-            foreach (var port in info.Ports)
-            {
-                if (srvSeen.Add((port.Name, port.Protocol, port.Port, "")))
+                foreach (var address in endpoint.Addresses)
                 {
-                    srv.Add(new SrvEntry(port.Name.ToLowerInvariant(), port.Protocol, (ushort)port.Port, self));
-                }
-            }
-        }
-        else if (info.Kind == ServiceKind.Headless && slices is not null)
-        {
-            // Headless: every ready endpoint × every port of its slice (S11); the slice's ports carry the names.
-            foreach (var slice in slices.Values.OrderBy(s => s.Name, StringComparer.Ordinal))
-            {
-                foreach (var endpoint in slice.Endpoints)
-                {
-                    if (!endpoint.Ready && !info.PublishNotReady)
+                    var bytes = address.GetAddressBytes();
+                    var hostname = endpoint.Hostname ?? IpKey.Dashed(address);
+                    if (!hosts.TryGetValue(hostname, out var host))
                     {
-                        continue;
-                    }
-                    foreach (var address in endpoint.Addresses)
-                    {
-                        var hostname = endpoint.Hostname ?? IpKey.Dashed(address);
-                        if (!hostOwners.ContainsKey(hostname))
+                        if (Fqdn(hostname + "." + info.Name + "." + info.Namespace + ".svc") is not { } hostFqdn)
                         {
-                            continue;
+                            continue; // not a valid DNS label; the API validates hostnames, so only a foreign server sends these
                         }
+                        hosts[hostname] = host = (hostFqdn, []);
+                    }
+                    AddDistinct(host.Addresses, bytes);
+                    AddDistinct(endpointAddresses, bytes);
+                    if (info.Kind == ServiceKind.Headless)
+                    {
+                        // Headless: every ready endpoint × every port of its slice (S11); the slice's ports carry the names.
                         foreach (var port in slice.Ports)
                         {
                             if (srvSeen.Add((port.Name, port.Protocol, port.Port, hostname)))
                             {
-                                srv.Add(new SrvEntry(port.Name.ToLowerInvariant(), port.Protocol, (ushort)port.Port, hostOwners[hostname]));
+                                srv.Add((port.Name, port.Protocol, port.Port, hostname));
                             }
                         }
                     }
                 }
             }
         }
+
+        var hostOwners = hosts.OrderBy(h => h.Key, StringComparer.Ordinal).Select(h => new AddressOwner(h.Value.Fqdn, h.Value.Addresses, h.Key)).ToArray();
+        var self = info.Kind switch
+        {
+            ServiceKind.ClusterIP => new AddressOwner(serviceFqdn, info.ClusterIPs.Select(ip => ip.GetAddressBytes())),
+            ServiceKind.Headless => new AddressOwner(serviceFqdn, endpointAddresses),
+            _ => new AddressOwner(serviceFqdn, []),
+        };
+        SrvEntry[] srvEntries = info.Kind switch
+        {
+            ServiceKind.ClusterIP => [.. info.Ports.DistinctBy(p => (p.Name, p.Protocol, p.Port)).Select(p => new SrvEntry(p.Name.ToLowerInvariant(), p.Protocol, (ushort)p.Port, self))],
+            ServiceKind.Headless => HeadlessSrv(srv, hostOwners),
+            _ => [],
+        };
 
         byte[]? external = null;
         if (info.Kind == ServiceKind.ExternalName && info.ExternalName is { Length: > 0 } target)
@@ -367,68 +345,61 @@ internal sealed class ZoneIndex
             Kind = info.Kind,
             Self = self,
             Hosts = hostOwners,
-            Srv = [.. srv],
+            Srv = srvEntries,
             ExternalName = external,
         };
     }
 
-    private void AddReverse(string key, ServiceInfo info, ServiceEntry entry, HashSet<UInt128> touched)
+    private static SrvEntry[] HeadlessSrv(List<(string Name, string Protocol, int Port, string Host)> srv, AddressOwner[] hosts)
     {
-        if (info.Kind == ServiceKind.ClusterIP)
+        var byName = hosts.ToDictionary(h => h.Hostname, StringComparer.Ordinal);
+        return [.. srv.Select(s => new SrvEntry(s.Name.ToLowerInvariant(), s.Protocol, (ushort)s.Port, byName[s.Host]))];
+    }
+
+    private static void AddReverse(Dictionary<UInt128, ReverseName[]> reverse, string key, ServiceKind kind, ServiceEntry entry)
+    {
+        if (kind == ServiceKind.ClusterIP)
         {
-            foreach (var address in entry.Self.Addresses)
+            for (var i = 0; i < entry.Self.Count; i++)
             {
-                AddReverseSource(IpKey.From(address), key, entry.Self.Fqdn, touched);
+                Append(reverse, IpKey.From(entry.Self.Address(i)), new ReverseName(key, entry.Self.Fqdn));
             }
         }
         // Endpoint IPs of any Service point back to their endpoint name, as CoreDNS does (S12).
-        foreach (var host in entry.Hosts.Values)
+        foreach (var host in entry.Hosts)
         {
-            foreach (var address in host.Addresses)
+            for (var i = 0; i < host.Count; i++)
             {
-                AddReverseSource(IpKey.From(address), key, host.Fqdn, touched);
+                Append(reverse, IpKey.From(host.Address(i)), new ReverseName(key, host.Fqdn));
             }
         }
     }
 
-    private void AddReverseSource(UInt128 ip, string key, byte[] name, HashSet<UInt128> touched)
-    {
-        if (!_reverseSources.TryGetValue(ip, out var list))
-        {
-            _reverseSources[ip] = list = [];
-        }
-        list.Add((key, name));
-        touched.Add(ip);
-    }
+    private static void Append(Dictionary<UInt128, ReverseName[]> reverse, UInt128 ip, ReverseName name) =>
+        reverse[ip] = reverse.TryGetValue(ip, out var existing) ? [.. existing, name] : [name];
 
-    private void RemoveReverse(string key, HashSet<UInt128> touched)
+    private static void RemoveReverse(Dictionary<UInt128, ReverseName[]> reverse, string key, ServiceEntry old)
     {
-        if (!_current.Services.TryGetValue(key, out var old))
+        // Arrays are replaced, never edited: the previous snapshot may still be answering from them.
+        foreach (var owner in (AddressOwner[])[old.Self, .. old.Hosts])
         {
-            return;
-        }
-        foreach (var address in old.Self.Addresses.Concat(old.Hosts.Values.SelectMany(h => h.Addresses)))
-        {
-            var ip = IpKey.From(address);
-            if (_reverseSources.TryGetValue(ip, out var list))
+            for (var i = 0; i < owner.Count; i++)
             {
-                list.RemoveAll(e => e.Service == key);
-                touched.Add(ip);
+                var ip = IpKey.From(owner.Address(i));
+                if (reverse.TryGetValue(ip, out var names))
+                {
+                    var kept = names.Where(n => n.Service != key).ToArray();
+                    if (kept.Length == 0)
+                    {
+                        reverse.Remove(ip);
+                    }
+                    else if (kept.Length != names.Length)
+                    {
+                        reverse[ip] = kept;
+                    }
+                }
             }
         }
-    }
-
-    private static byte[][] DistinctNames(List<(string Service, byte[] Name)> list)
-    {
-        var result = new List<byte[]>(list.Count);
-        foreach (var (_, name) in list.OrderBy(e => e.Service, StringComparer.Ordinal))
-        {
-            if (!result.Any(n => n.AsSpan().SequenceEqual(name)))
-            {
-                result.Add(name);
-            }
-        }
-        return [.. result];
     }
 
     private Dictionary<UInt128, string[]> BuildPodMap()
@@ -451,7 +422,7 @@ internal sealed class ZoneIndex
         return map;
     }
 
-    /// <summary>relative + zone in wire form; null when the result is not a valid name (a hostname the API let through, too long a name).</summary>
+    /// <summary>relative + zone in wire form; null when the result is not a valid name (a bad hostname, too long a name).</summary>
     private byte[]? Fqdn(string relative)
     {
         Span<byte> rel = stackalloc byte[DnsLimits.MaxNameLength + 1];
@@ -476,8 +447,4 @@ internal sealed class ZoneIndex
         }
         list.Add(address);
     }
-
-    private static byte[][] SortFamilies(List<byte[]> addresses) => [.. addresses.Where(a => a.Length == 4), .. addresses.Where(a => a.Length == 16)];
-
-    internal static bool IsIPv4(IPAddress ip) => ip.AddressFamily == AddressFamily.InterNetwork;
 }

@@ -17,6 +17,9 @@ internal sealed partial class NodeAgent(IKubernetes client, AgentOptions options
 {
     private const string LeaseNamespace = "kube-node-lease";
 
+    // The first status write of this process always happens, so a Node left Ready by an earlier run gets a fresh heartbeat.
+    private bool _statusPosted;
+
     public TimeSpan RenewInterval => TimeSpan.FromSeconds(options.LeaseDurationSeconds / 4.0);
 
     public async Task RunAsync(CancellationToken ct)
@@ -120,11 +123,12 @@ internal sealed partial class NodeAgent(IKubernetes client, AgentOptions options
         var ready = node.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready");
         var desired = Desired();
         var addresses = node.Status?.Addresses?.Where(a => a.Type == "InternalIP").Select(a => a.Address).ToList() ?? [];
-        if (ready?.Status != "True" || !addresses.SequenceEqual(options.NodeIps) || node.Status?.DaemonEndpoints?.KubeletEndpoint?.Port != options.KubeletPort)
+        if (!_statusPosted || ready?.Status != "True" || !addresses.SequenceEqual(options.NodeIps) || node.Status?.DaemonEndpoints?.KubeletEndpoint?.Port != options.KubeletPort)
         {
             // Status is written only when it changed (or the lifecycle controller marked it Unknown): the Lease is the heartbeat.
             node.Status = desired.Status;
             node = await client.CoreV1.ReplaceNodeStatusAsync(node, options.NodeName, cancellationToken: ct).ConfigureAwait(false);
+            _statusPosted = true;
         }
         return node;
     }

@@ -96,9 +96,14 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
         Log.AgentStarted(_logger, node.Name, process.Id);
     }
 
-    /// <summary>Waits until every planned Node is Ready; fails early when an agent exits.</summary>
-    public async Task WaitForNodesReadyAsync(IKubernetes client, CancellationToken ct)
+    /// <summary>
+    /// Waits until every planned Node is Ready with a heartbeat from this run (a resumed store still holds the
+    /// last run's Ready); fails early when an agent exits.
+    /// </summary>
+    public async Task WaitForNodesReadyAsync(IKubernetes client, DateTime since, CancellationToken ct)
     {
+        // Heartbeats are stored with second precision.
+        since = since.AddSeconds(-1);
         var names = Plan.Nodes.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
         while (true)
         {
@@ -116,7 +121,7 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
             try
             {
                 var list = await client.CoreV1.ListNodeAsync(cancellationToken: ct).ConfigureAwait(false);
-                var ready = list.Items.Count(n => names.Contains(n.Metadata.Name) && n.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true);
+                var ready = list.Items.Count(n => names.Contains(n.Metadata.Name) && n.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True" && c.LastHeartbeatTime >= since) == true);
                 if (ready == names.Count)
                 {
                     return;

@@ -221,4 +221,22 @@ public sealed class CrudTests(ApiServerFixture fixture) : IClassFixture<ApiServe
         }
         Assert.Equal(["c0", "c1", "c2", "c3", "c4", "c5", "c6"], names);
     }
+
+    [Fact]
+    public async Task EndpointSlice_Generation_CountsEndpointChanges()
+    {
+        var ns = ApiServerFixture.UniqueName("gen");
+        await Http.CreateNamespaceAsync(ns);
+        var (code, slice) = await Http.PostJsonAsync($"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices",
+            """{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"s"},"addressType":"IPv4","endpoints":[{"addresses":["10.244.1.5"]}]}""");
+        Assert.True(code == 201, $"{code} {slice}");
+        Assert.Equal(1, slice!["metadata"]!["generation"]!.GetValue<long>());
+        slice["endpoints"]![0]!["addresses"]![0] = "10.244.1.6";
+        var (putCode, updated) = await Http.SendJsonAsync(HttpMethod.Put, $"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices/s", slice.ToJsonString());
+        Assert.Equal(200, putCode);
+        Assert.Equal(2, updated!["metadata"]!["generation"]!.GetValue<long>());
+        updated["metadata"]!["annotations"] = JsonNode.Parse("""{"note":"x"}""");
+        var (_, annotated) = await Http.SendJsonAsync(HttpMethod.Put, $"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices/s", updated.ToJsonString());
+        Assert.Equal(2, annotated!["metadata"]!["generation"]!.GetValue<long>());
+    }
 }

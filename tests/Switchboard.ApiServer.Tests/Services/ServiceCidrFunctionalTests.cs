@@ -236,6 +236,40 @@ public sealed class ServiceCidrFunctionalTests
     }
 
     [Fact]
+    public async Task Restart_ExtraServiceCidrAndItsAddresses_Survive()
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "sb-cidr-" + Guid.NewGuid().ToString("N")[..10]);
+        try
+        {
+            var ns = ApiServerFixture.UniqueName("restart");
+            await using (var server = await TestApiServer.StartAsync(sqlite: true, dataDir: dataDir, configure: o => o.ServiceClusterIpRange = "10.96.0.0/28"))
+            {
+                await server.Http.CreateNamespaceAsync(ns);
+                await CreateAsync(server.Http, ServiceCidrs, ServiceCidrJson("extra", "10.100.0.0/24"));
+                await WaitReadyAsync(server.Http, "extra");
+                await CreateServiceAsync(server.Http, ns, "pinned", ""","clusterIP":"10.100.0.9" """);
+            }
+
+            await using (var restarted = await TestApiServer.StartAsync(sqlite: true, dataDir: dataDir, configure: o => o.ServiceClusterIpRange = "10.96.0.0/28"))
+            {
+                var http = restarted.Http;
+                // The range is back before the API serves, with its reservations.
+                Assert.Equal((422, "Service \"again\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.100.0.9\"}: failed to allocate IP 10.100.0.9: provided IP is already allocated"),
+                    await FailServiceAsync(http, ns, "again", ""","clusterIP":"10.100.0.9" """));
+                Assert.Equal("10.100.0.10", await CreateServiceAsync(http, ns, "fresh", ""","clusterIP":"10.100.0.10" """));
+                await restarted.Host.ServiceNetworking!.Repair.RunOnceAsync(CancellationToken.None);
+                var (code, events) = await http.GetJsonAsync($"/api/v1/namespaces/{ns}/events");
+                Assert.Equal(200, code);
+                Assert.Empty(events!["items"]!.AsArray());
+            }
+        }
+        finally
+        {
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Validation_UpstreamMessages()
     {
         await using var server = await TestApiServer.StartAsync();

@@ -70,4 +70,14 @@ public sealed class WorkQueueTests
         var (ok, _) = await taker.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.False(ok);
     }
+
+    [Fact]
+    public void ShutDown_Twice_WithItemsWaiting_IsHarmless()
+    {
+        using var q = new WorkQueue<string>(new FakeTimeProvider());
+        q.Add("a");
+        q.Add("b");
+        q.ShutDown();
+        q.ShutDown();
+    }
 }

@@ -53,10 +53,10 @@ internal sealed class InjectedServer : IAsyncDisposable
                     index.UpsertNamespace(Slim<NamespaceObject>(ns).Metadata.Name);
                     break;
                 case V1Service svc:
-                    index.UpsertService(ServiceInfo.From(Slim<ServiceObject>(svc)));
+                    index.UpsertService(Slim<ServiceObject>(svc));
                     break;
                 case V1EndpointSlice slice:
-                    index.UpsertSlice(SliceInfo.From(Slim<EndpointSliceObject>(slice))!);
+                    index.UpsertSlice(Slim<EndpointSliceObject>(slice));
                     break;
                 case V1Pod pod:
                     index.UpsertPod(PodInfo.From(Slim<PodObject>(pod)));
