@@ -57,17 +57,22 @@ internal static partial class UpRunner
         await using (cluster.ConfigureAwait(false))
         {
             await Console.Error.WriteLineAsync($"switchboard up: cluster {cluster.Plan.Id}, {nodes} node(s), data dir {options.DataDir}").ConfigureAwait(false);
-            options.ExtraListenHandles = cluster.BindApiSockets();
             options.ExtraSans = [.. options.ExtraSans, TopologyPlan.GatewayIpv4, TopologyPlan.GatewayIpv6];
             ApiServerHost host;
             try
             {
+                options.ExtraListenHandles = cluster.BindApiSockets();
                 host = await ApiServerHost.StartAsync(options, loggerFactory, TimeProvider.System, stop.Token).ConfigureAwait(false);
             }
             catch (IOException e)
             {
                 await Console.Error.WriteLineAsync($"switchboard up: cannot start the API server on {options.Bind}:{options.Port}: {e.Message}. Stop whatever uses the port or pass --api-port 0.").ConfigureAwait(false);
                 return 1;
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync("switchboard up: " + e.Message).ConfigureAwait(false);
+                return CliApp.UsageError;
             }
             await using (host.ConfigureAwait(false))
             {

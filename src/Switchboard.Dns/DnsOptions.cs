@@ -46,6 +46,9 @@ public sealed class DnsOptions
 
     public int MaxTcpConnections { get; set; } = 1000;
 
+    /// <summary>Give memory back this long after the zone stops changing (see MemoryTrimmer); zero turns it off.</summary>
+    public TimeSpan TrimAfterQuiet { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>On stop, keep answering this long while /ready reports 503 (CoreDNS health lameduck), so a rollout loses no query.</summary>
     public TimeSpan Lameduck { get; set; } = TimeSpan.Zero;
 

@@ -27,6 +27,7 @@ internal sealed partial class DnsServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private Forwarder? _forwarder;
+    private MemoryTrimmer? _trimmer;
     private KubernetesFeed? _feed;
     private Task _publisher = Task.CompletedTask;
     private int _stopping;
@@ -131,6 +132,7 @@ internal sealed partial class DnsServer : IAsyncDisposable
             await Task.Delay(lameduck, _time).ConfigureAwait(false);
         }
         await _stop.CancelAsync().ConfigureAwait(false);
+        _trimmer?.Dispose();
         foreach (var udp in _udp)
         {
             udp.Dispose();
@@ -189,6 +191,10 @@ internal sealed partial class DnsServer : IAsyncDisposable
         if (Index.Current.Synced)
         {
             _ready.TrySetResult(); // an index fed and published by the caller (tests)
+        }
+        if (options.TrimAfterQuiet > TimeSpan.Zero)
+        {
+            _trimmer = new MemoryTrimmer(Index, _time, options.TrimAfterQuiet, minInterval: TimeSpan.FromSeconds(10));
         }
         _publisher = Index.RunPublisherAsync(ex => Log.PublishFailed(_logger, ex), _stop.Token);
 

@@ -47,21 +47,24 @@ internal static class DnsLoad
         var metricsPort = FreePort();
         await using var dns = await DnsProcess.StartAsync(dll, api.Kubeconfig, dnsPort, metricsPort);
         using var scrape = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}") };
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        // Memory is read once the zone has been quiet long enough for the server to give back what a burst left
+        // (its memory trimmer runs 2 s after the last change, at most every 10 s).
+        var settle = TimeSpan.FromSeconds(15);
+        await Task.Delay(settle);
         var idleRss = dns.RssBytes();
         var idleHeap = await HeapAsync(scrape);
 
         Console.Error.WriteLine($"bench: creating {Services} Services");
         await CreateServicesAsync(http, 0, Services, slices: false);
         await WaitResolvableAsync(dnsPort, $"svc{Services - 1}.default.svc.cluster.local");
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        await Task.Delay(settle);
         var rss1000 = dns.RssBytes();
         var heap1000 = await HeapAsync(scrape);
         if (rssOnly)
         {
             await CreateServicesAsync(http, Services, Services + GrowthServices, slices: true);
             await WaitResolvableAsync(dnsPort, $"ep0.svc{Services + GrowthServices - 1}.default.svc.cluster.local");
-            await Task.Delay(TimeSpan.FromSeconds(8));
+            await Task.Delay(settle);
             var rssG = dns.RssBytes();
             var heapG = await HeapAsync(scrape);
             Console.WriteLine($"rss MiB idle {idleRss / 1048576.0:F1} 1k {rss1000 / 1048576.0:F1} grown {rssG / 1048576.0:F1}; heap MiB idle {idleHeap / 1048576.0:F1} 1k {heap1000 / 1048576.0:F1} grown {heapG / 1048576.0:F1}");
@@ -103,7 +106,7 @@ internal static class DnsLoad
         Console.Error.WriteLine($"bench: RSS growth, {GrowthServices} more Services each with a 2-endpoint EndpointSlice");
         await CreateServicesAsync(http, Services, Services + GrowthServices, slices: true);
         await WaitResolvableAsync(dnsPort, $"ep0.svc{Services + GrowthServices - 1}.default.svc.cluster.local");
-        await Task.Delay(TimeSpan.FromSeconds(8));
+        await Task.Delay(settle);
         var rssGrown = dns.RssBytes();
         var heapGrown = await HeapAsync(scrape);
 
