@@ -56,7 +56,10 @@ public static class DnsCommandRunner
         }
         catch (SocketException ex)
         {
-            await stderr.WriteLineAsync($"switchboard dns: cannot listen on {string.Join(", ", options.Listen)}: {ex.Message}. Port 53 needs root (or CAP_NET_BIND_SERVICE); pick another port with --listen 127.0.0.1:5353, or stop whatever holds it.").ConfigureAwait(false);
+            var fix = ex.SocketErrorCode == SocketError.AccessDenied
+                ? "ports below 1024 need root (or CAP_NET_BIND_SERVICE); run as root or pick another port, e.g. --listen 127.0.0.1:5353"
+                : "stop whatever holds the port or pick another one with --listen";
+            await stderr.WriteLineAsync($"switchboard dns: cannot listen on {string.Join(", ", options.Listen)}: {ex.Message}; {fix}.").ConfigureAwait(false);
             return 1;
         }
 
