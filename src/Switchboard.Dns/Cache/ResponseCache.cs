@@ -51,14 +51,17 @@ internal sealed class ResponseCache
     public int Count => Volatile.Read(ref _count);
 
     /// <summary>A live entry for (name, type), and how many whole seconds old it is; expired entries are removed.</summary>
-    public bool TryGet(ReadOnlySpan<byte> lowerName, ushort qtype, out CachedResponse? entry, out uint age)
+    public bool TryGet(ReadOnlySpan<byte> lowerName, ushort qtype, out CachedResponse? entry, out uint age, bool countMiss = true)
     {
         Span<char> key = stackalloc char[DnsLimits.MaxNameLength + 2];
         var k = Key(lowerName, qtype, key);
         age = 0;
         if (!_lookup.TryGetValue(k, out entry))
         {
-            _metrics.CacheMiss();
+            if (countMiss)
+            {
+                _metrics.CacheMiss();
+            }
             return false;
         }
         var elapsed = _time.GetElapsedTime(entry.StoredAt);
@@ -66,7 +69,10 @@ internal sealed class ResponseCache
         {
             Remove(k, entry);
             entry = null;
-            _metrics.CacheMiss();
+            if (countMiss)
+            {
+                _metrics.CacheMiss();
+            }
             return false;
         }
         age = (uint)elapsed.TotalSeconds;

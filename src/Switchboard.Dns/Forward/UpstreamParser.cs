@@ -6,7 +6,7 @@ namespace Switchboard.Dns.Forward;
 /// <summary>Where names outside the cluster go: explicit resolvers, or the nameservers and search list of a resolv.conf.</summary>
 internal sealed record UpstreamConfig(IReadOnlyList<IPEndPoint> Servers, IReadOnlyList<string> Search)
 {
-    public static readonly UpstreamConfig None = new([], []);
+    public static UpstreamConfig None => new([], []);
 
     /// <summary>
     /// Reads `--upstream` values: "none"; ADDR or ADDR:PORT or [V6]:PORT (repeatable); or one path to a

@@ -43,8 +43,9 @@ internal sealed class ClusterZone
     private const uint VersionTtl = 28800;
 
     private static readonly System.Buffers.SearchValues<byte> DigitsAndDash = System.Buffers.SearchValues.Create("0123456789-"u8);
-    private static readonly byte[] InAddrArpa = DnsName.Encode("in-addr.arpa");
-    private static readonly byte[] Ip6Arpa = DnsName.Encode("ip6.arpa");
+    private static ReadOnlySpan<byte> InAddrArpa => "\u0007in-addr\u0004arpa\0"u8;
+
+    private static ReadOnlySpan<byte> Ip6Arpa => "\u0003ip6\u0004arpa\0"u8;
 
     private readonly ZoneIndex _index;
     private readonly byte[] _zone;

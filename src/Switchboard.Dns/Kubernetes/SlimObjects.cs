@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using k8s;
@@ -17,7 +18,7 @@ namespace Switchboard.Dns.Kubernetes;
 /// </summary>
 internal sealed class KnownStringConverter : JsonConverter<string>
 {
-    private static readonly string[] Known =
+    private static readonly System.Collections.Immutable.ImmutableArray<string> Known =
     [
         "TCP", "UDP", "SCTP", "ClusterIP", "NodePort", "LoadBalancer", "ExternalName", "None", "IPv4", "IPv6",
         "http", "https", "dns", "dns-tcp", "metrics", "grpc", "web", "default", "kube-system", "kube-public", "true",
@@ -50,8 +51,8 @@ internal sealed class KnownStringConverter : JsonConverter<string>
 /// <summary>Reads only name, namespace, uid, resourceVersion and the labels/annotations DNS uses; skips the rest.</summary>
 internal sealed class SlimMetadataConverter : JsonConverter<V1ObjectMeta>
 {
-    private static readonly HashSet<string> KeptLabels = [SliceInfo.ServiceNameLabel];
-    private static readonly HashSet<string> KeptAnnotations = [ServiceInfo.TolerateUnreadyAnnotation, SliceInfo.TriggerTimeAnnotation];
+    private static readonly FrozenSet<string> KeptLabels = FrozenSet.Create(StringComparer.Ordinal, SliceInfo.ServiceNameLabel);
+    private static readonly FrozenSet<string> KeptAnnotations = FrozenSet.Create(StringComparer.Ordinal, ServiceInfo.TolerateUnreadyAnnotation, SliceInfo.TriggerTimeAnnotation);
 
     public override V1ObjectMeta Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
@@ -103,7 +104,7 @@ internal sealed class SlimMetadataConverter : JsonConverter<V1ObjectMeta>
         writer.WriteEndObject();
     }
 
-    private static Dictionary<string, string>? ReadSome(ref Utf8JsonReader reader, HashSet<string> keep)
+    private static Dictionary<string, string>? ReadSome(ref Utf8JsonReader reader, FrozenSet<string> keep)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {

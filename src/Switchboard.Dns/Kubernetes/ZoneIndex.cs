@@ -27,7 +27,7 @@ internal sealed class ZoneIndex
 
     // At most one pending wake-up: the publisher takes everything recorded so far when it runs.
     private readonly Channel<byte> _signal = Channel.CreateBounded<byte>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
-    private ZoneSnapshot _current = ZoneSnapshot.NotSynced;
+    private ZoneSnapshot _current = ZoneSnapshot.NotSynced();
     private bool _synced;
     private bool _namespacesDirty = true;
     private bool _podsDirty = true;

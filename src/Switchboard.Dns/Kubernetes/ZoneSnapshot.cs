@@ -99,7 +99,8 @@ internal sealed class ServiceEntry
 /// </summary>
 internal sealed class ZoneSnapshot
 {
-    public static readonly ZoneSnapshot NotSynced = new()
+    /// <summary>The empty, unsynced snapshot a new index starts from (answers SERVFAIL).</summary>
+    public static ZoneSnapshot NotSynced() => new()
     {
         Synced = false,
         Services = new(StringComparer.Ordinal),

@@ -22,17 +22,17 @@ internal enum ResponsePlugin
 /// </summary>
 internal sealed class DnsMetrics
 {
-    private static readonly string[] TypeNames = ["A", "AAAA", "CNAME", "PTR", "SRV", "TXT", "SOA", "NS", "MX", "ANY", "HTTPS", "other"];
-    private static readonly string[] RcodeNames = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "other"];
-    private static readonly string[] PluginNames = ["", "kubernetes", "cache", "forward", "autopath"];
-    private static readonly string[] ProtoNames = ["udp", "tcp"];
+    private static readonly System.Collections.Immutable.ImmutableArray<string> TypeNames = ["A", "AAAA", "CNAME", "PTR", "SRV", "TXT", "SOA", "NS", "MX", "ANY", "HTTPS", "other"];
+    private static readonly System.Collections.Immutable.ImmutableArray<string> RcodeNames = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "other"];
+    private static readonly System.Collections.Immutable.ImmutableArray<string> PluginNames = ["", "kubernetes", "cache", "forward", "autopath"];
+    private static readonly System.Collections.Immutable.ImmutableArray<string> ProtoNames = ["udp", "tcp"];
 
     private readonly string _server;
     private readonly string[] _upstreams;
     private readonly string _version;
     private readonly long[] _requests = new long[2 * 2 * TypeNames.Length];
     private readonly long[] _responses = new long[RcodeNames.Length * PluginNames.Length];
-    private readonly Histogram[] _durations = [.. TypeNames.Select(_ => new Histogram(Histogram.TimeBuckets))];
+    private readonly Histogram[] _durations = [.. TypeNames.Select(_ => new Histogram(Histogram.TimeBuckets()))];
     private readonly long[] _forwardResponses;
     private readonly long[] _forwardFailures;
     private readonly Histogram[] _forwardDurations;
@@ -54,7 +54,7 @@ internal sealed class DnsMetrics
         _version = version;
         _forwardResponses = new long[Math.Max(1, _upstreams.Length) * RcodeNames.Length];
         _forwardFailures = new long[Math.Max(1, _upstreams.Length)];
-        _forwardDurations = [.. _upstreams.Select(_ => new Histogram(Histogram.TimeBuckets))];
+        _forwardDurations = [.. _upstreams.Select(_ => new Histogram(Histogram.TimeBuckets()))];
     }
 
     /// <summary>CoreDNS's programming-latency buckets (kubernetes plugin): 1 ms to ~16 s.</summary>

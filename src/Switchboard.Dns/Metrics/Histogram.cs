@@ -7,7 +7,7 @@ namespace Switchboard.Dns.Metrics;
 internal sealed class Histogram(double[] bounds)
 {
     /// <summary>CoreDNS's plugin.TimeBuckets: 0.25 ms doubling to 8.192 s.</summary>
-    public static readonly double[] TimeBuckets = [.. Enumerable.Range(0, 16).Select(i => 0.00025 * Math.Pow(2, i))];
+    public static double[] TimeBuckets() => [.. Enumerable.Range(0, 16).Select(i => 0.00025 * Math.Pow(2, i))];
 
     private readonly long[] _counts = new long[bounds.Length + 1];
     private long _sumNanos;

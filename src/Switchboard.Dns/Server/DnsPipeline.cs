@@ -52,7 +52,7 @@ internal sealed partial class DnsPipeline
     public int Handle(ReadOnlySpan<byte> packet, Span<byte> response, in RequestContext ctx)
     {
         Span<byte> needName = stackalloc byte[DnsLimits.MaxNameLength + 1];
-        return Serve(packet, response, ctx, [], needName, out _, out _, _time.GetTimestamp());
+        return Serve(packet, response, ctx, [], retry: false, needName, out _, out _, _time.GetTimestamp());
     }
 
     /// <summary>The slow path: fetches upstream answers the synchronous pass asked for, then answers. <paramref name="started"/> is when the packet arrived.</summary>
@@ -62,7 +62,7 @@ internal sealed partial class DnsPipeline
         var needName = new byte[DnsLimits.MaxNameLength + 1];
         for (var round = 0; round < MaxExternalRounds; round++)
         {
-            var length = Serve(packet.Span, response.Span, ctx, CollectionsMarshal.AsSpan(fetched), needName, out var needLength, out var needType, started);
+            var length = Serve(packet.Span, response.Span, ctx, CollectionsMarshal.AsSpan(fetched), retry: true, needName, out var needLength, out var needType, started);
             if (length != NeedsAsync)
             {
                 return length;
@@ -78,7 +78,7 @@ internal sealed partial class DnsPipeline
         return 0;
     }
 
-    private int Serve(ReadOnlySpan<byte> packet, Span<byte> response, in RequestContext ctx, ReadOnlySpan<ExternalAnswer> fetched, Span<byte> needName, out int needLength, out ushort needType, long started)
+    private int Serve(ReadOnlySpan<byte> packet, Span<byte> response, in RequestContext ctx, ReadOnlySpan<ExternalAnswer> fetched, bool retry, Span<byte> needName, out int needLength, out ushort needType, long started)
     {
         needLength = 0;
         needType = 0;
@@ -115,7 +115,7 @@ internal sealed partial class DnsPipeline
             }
             var afterQuestion = w.Checkpoint();
             var lower = q.LowerNameWire;
-            var external = new ExternalSource(fetched, _cache, _forwarder.Enabled);
+            var external = new ExternalSource(fetched, _cache, _forwarder.Enabled, retry);
 
             if (_autopath is not null && ctx.HasClient)
             {

@@ -29,7 +29,11 @@ internal enum ExternalState
 /// The answers from outside the zone a synchronous pass may use: ones fetched earlier in this query, then the
 /// cache. A miss stops the synchronous pass; the transport then fetches the name and runs the pass again.
 /// </summary>
-internal readonly ref struct ExternalSource(ReadOnlySpan<ExternalAnswer> fetched, ResponseCache? cache, bool forwarding)
+/// <param name="fetched">Answers fetched earlier in this query.</param>
+/// <param name="cache">The forward cache, or null.</param>
+/// <param name="forwarding">False when there is no usable upstream.</param>
+/// <param name="retry">True when the synchronous pass already counted this query's cache miss.</param>
+internal readonly ref struct ExternalSource(ReadOnlySpan<ExternalAnswer> fetched, ResponseCache? cache, bool forwarding, bool retry)
 {
     private readonly ReadOnlySpan<ExternalAnswer> _fetched = fetched;
 
@@ -52,7 +56,7 @@ internal readonly ref struct ExternalSource(ReadOnlySpan<ExternalAnswer> fetched
         {
             return ExternalState.Failed;
         }
-        if (cache is not null && cache.TryGet(lowerName, qtype, out var entry, out age))
+        if (cache is not null && cache.TryGet(lowerName, qtype, out var entry, out age, countMiss: !retry))
         {
             message = entry!.Message;
             fromCache = true;
