@@ -3,7 +3,7 @@ namespace Switchboard.Api.Validation;
 /// <summary>A parsed CIDR as Go's net.ParseCIDR returns it: the masked network address and the mask.</summary>
 /// <param name="Network">4 bytes for IPv4 text, 16 for IPv6 text (as Go's ip.Mask leaves them).</param>
 /// <param name="Mask">The mask, 4 or 16 bytes.</param>
-internal sealed record GoIPNet(byte[] Network, byte[] Mask)
+public sealed record GoIPNet(byte[] Network, byte[] Mask)
 {
     /// <summary>Go's IPMask.Size(): leading ones.</summary>
     public int PrefixLength
@@ -69,7 +69,7 @@ internal sealed record GoIPNet(byte[] Network, byte[] Mask)
 /// zeros ("010.0.0.1" is 10.0.0.1), IPv6 may end in an embedded IPv4 address, no zones, no brackets. .NET's
 /// IPAddress.TryParse accepts far more ("1", "0x7f.1", "fe80::1%eth0"), so it cannot stand in for upstream's rules.
 /// </summary>
-internal static class GoNet
+public static class GoNet
 {
     private const int Big = 0xFFFFFF;
 
@@ -142,7 +142,8 @@ internal static class GoNet
     public static bool IsLinkLocalMulticast(byte[] ip) =>
         To4(ip) is { } v4 ? v4[0] == 224 && v4[1] == 0 && v4[2] == 0 : ip.Length == 16 && ip[0] == 0xff && (ip[1] & 0x0f) == 0x02;
 
-    private static byte[]? ParseIPv4(string s)
+    /// <summary>Dotted IPv4 (leading zeros allowed) as Go's 16-byte IPv4-mapped form, or null.</summary>
+    public static byte[]? ParseIPv4(string s)
     {
         var p = new byte[4];
         var pos = 0;
@@ -180,7 +181,8 @@ internal static class GoNet
         return ip;
     }
 
-    private static byte[]? ParseIPv6(string input)
+    /// <summary>RFC 4291 text (one "::", optional trailing dotted IPv4), 16 bytes, or null.</summary>
+    public static byte[]? ParseIPv6(string input)
     {
         var ip = new byte[16];
         var ellipsis = -1;

@@ -3,6 +3,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
+using Switchboard.Api.Validation;
+
 namespace Switchboard.ApiServer.Allocation;
 
 /// <summary>
@@ -13,9 +15,6 @@ namespace Switchboard.ApiServer.Allocation;
 /// </summary>
 internal static class IpText
 {
-    /// <summary>Go's dtoi/xtoi bound: a number this large is a parse failure.</summary>
-    private const int Big = 0xFFFFFF;
-
     /// <summary>ParseIPSloppy: null when upstream would say "must be a valid IP address".</summary>
     public static IPAddress? Parse(string? text)
     {
@@ -173,173 +172,27 @@ internal static class IpText
 
     private static IPAddress Normalize(IPAddress ip) => ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip;
 
+    /// <summary>A decimal number (the prefix length of a CIDR); Go's dtoi with its 0xFFFFFF bound.</summary>
     private static (int Value, int Used, bool Ok) Decimal(ReadOnlySpan<char> s)
     {
+        const int big = 0xFFFFFF;
         var n = 0;
         var i = 0;
         for (; i < s.Length && s[i] is >= '0' and <= '9'; i++)
         {
             n = (n * 10) + (s[i] - '0');
-            if (n >= Big)
+            if (n >= big)
             {
-                return (Big, i, false);
+                return (big, i, false);
             }
         }
         return i == 0 ? (0, 0, false) : (n, i, true);
     }
 
-    private static (int Value, int Used, bool Ok) Hex(ReadOnlySpan<char> s)
-    {
-        var n = 0;
-        var i = 0;
-        for (; i < s.Length; i++)
-        {
-            var c = s[i];
-            int d;
-            if (c is >= '0' and <= '9')
-            {
-                d = c - '0';
-            }
-            else if (c is >= 'a' and <= 'f')
-            {
-                d = c - 'a' + 10;
-            }
-            else if (c is >= 'A' and <= 'F')
-            {
-                d = c - 'A' + 10;
-            }
-            else
-            {
-                break;
-            }
-            n = (n * 16) + d;
-            if (n >= Big)
-            {
-                return (0, i, false);
-            }
-        }
-        return i == 0 ? (0, 0, false) : (n, i, true);
-    }
+    /// <summary>Four decimal octets, each at most 255 (leading zeros allowed, as Go 1.16): the 4-byte form, or null.</summary>
+    private static byte[]? ParseV4(ReadOnlySpan<char> s) =>
+        s.Contains(':') ? null : GoNet.ParseIPv4(s.ToString()) is { } ip ? GoNet.To4(ip) : null;
 
-    /// <summary>Four decimal octets, each at most 255 (leading zeros allowed, as Go 1.16).</summary>
-    private static byte[]? ParseV4(ReadOnlySpan<char> s)
-    {
-        var result = new byte[4];
-        for (var i = 0; i < 4; i++)
-        {
-            if (s.Length == 0)
-            {
-                return null;
-            }
-            if (i > 0)
-            {
-                if (s[0] != '.')
-                {
-                    return null;
-                }
-                s = s[1..];
-            }
-            var (n, used, ok) = Decimal(s);
-            if (!ok || n > 0xFF)
-            {
-                return null;
-            }
-            s = s[used..];
-            result[i] = (byte)n;
-        }
-        return s.Length == 0 ? result : null;
-    }
-
-    /// <summary>RFC 4291 text with one optional "::" and an optional trailing dotted IPv4 part.</summary>
-    private static byte[]? ParseV6(ReadOnlySpan<char> s)
-    {
-        var ip = new byte[16];
-        var ellipsis = -1;
-        if (s.Length >= 2 && s[0] == ':' && s[1] == ':')
-        {
-            ellipsis = 0;
-            s = s[2..];
-            if (s.Length == 0)
-            {
-                return ip;
-            }
-        }
-        var i = 0;
-        while (i < 16)
-        {
-            var (n, used, ok) = Hex(s);
-            if (!ok || n > 0xFFFF)
-            {
-                return null;
-            }
-            if (used < s.Length && s[used] == '.')
-            {
-                if ((ellipsis < 0 && i != 12) || i + 4 > 16)
-                {
-                    return null;
-                }
-                var v4 = ParseV4(s);
-                if (v4 is null)
-                {
-                    return null;
-                }
-                v4.CopyTo(ip, i);
-                s = default;
-                i += 4;
-                break;
-            }
-            ip[i] = (byte)(n >> 8);
-            ip[i + 1] = (byte)n;
-            i += 2;
-            s = s[used..];
-            if (s.Length == 0)
-            {
-                break;
-            }
-            if (s[0] != ':' || s.Length == 1)
-            {
-                return null;
-            }
-            s = s[1..];
-            if (s[0] == ':')
-            {
-                if (ellipsis >= 0)
-                {
-                    return null;
-                }
-                ellipsis = i;
-                s = s[1..];
-                if (s.Length == 0)
-                {
-                    break;
-                }
-            }
-        }
-        if (s.Length != 0)
-        {
-            return null;
-        }
-        if (i < 16)
-        {
-            if (ellipsis < 0)
-            {
-                return null;
-            }
-            var shift = 16 - i;
-            for (var j = i - 1; j >= ellipsis; j--)
-            {
-                ip[j + shift] = ip[j];
-            }
-            for (var j = ellipsis + shift - 1; j >= ellipsis; j--)
-            {
-                ip[j] = 0;
-            }
-        }
-        else if (ellipsis >= 0)
-        {
-            // "::" must stand for at least one zero group.
-            return null;
-        }
-        return ip;
-    }
+    /// <summary>RFC 4291 text with one optional "::" and an optional trailing dotted IPv4 part: 16 bytes, or null.</summary>
+    private static byte[]? ParseV6(ReadOnlySpan<char> s) => GoNet.ParseIPv6(s.ToString());
 }
