@@ -14,14 +14,20 @@ namespace Switchboard.Controllers.Hosting;
 /// Runs the control plane's controllers (kube-controller-manager's role) against an API server through
 /// Switchboard.Client, like any other client. Stop by cancelling; DisposeAsync waits for them.
 /// </summary>
-public sealed class ControllerManager : IAsyncDisposable
+public sealed partial class ControllerManager : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _running = [];
     private readonly Kubernetes _client;
     private readonly List<IDisposable> _owned = [];
 
-    private ControllerManager(Kubernetes client) => _client = client;
+    private readonly ILogger _logger;
+
+    private ControllerManager(Kubernetes client, ILogger logger)
+    {
+        _client = client;
+        _logger = logger;
+    }
 
     /// <summary>Starts every controller with the given kubeconfig (admin credentials).</summary>
     /// <param name="clusterCidr">--cluster-cidr, the pool of the node IPAM controller.</param>
@@ -29,7 +35,7 @@ public sealed class ControllerManager : IAsyncDisposable
     {
         var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfigPath);
         var client = new Kubernetes(config);
-        var manager = new ControllerManager(client);
+        var manager = new ControllerManager(client, loggers.CreateLogger<ControllerManager>());
         var namespaces = new NamespaceController(client, ResourceCatalog.Default, loggers, time);
         manager._owned.Add(namespaces);
         manager._running.Add(Task.Run(() => namespaces.RunAsync(manager._stop.Token)));
@@ -57,12 +63,23 @@ public sealed class ControllerManager : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        try
+        // Wait for each controller; one that failed is reported, never allowed to break the shutdown of the rest
+        // (an exception escaping here would abort `switchboard server`/`up` before it removed what it made).
+        foreach (var task in _running)
         {
-            await Task.WhenAll(_running).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
+            try
+            {
+                await task.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+#pragma warning disable CA1031 // Shutdown must go on whatever a controller died of; it is logged.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Log.ControllerFailed(_logger, e);
+            }
         }
         foreach (var d in _owned)
         {
@@ -70,5 +87,11 @@ public sealed class ControllerManager : IAsyncDisposable
         }
         _client.Dispose();
         _stop.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "a controller stopped with an error")]
+        public static partial void ControllerFailed(ILogger logger, Exception error);
     }
 }

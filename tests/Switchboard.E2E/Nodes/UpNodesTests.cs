@@ -100,7 +100,8 @@ public sealed class UpNodesTests(ITestOutputHelper output) : IDisposable
 
         var agents = up.RecordedPids();
         Assert.Equal(2, agents.Count);
-        Assert.Equal(0, await up.TerminateAsync());
+        var exit = await up.TerminateAsync();
+        Assert.True(exit == 0, $"`up` exited with {exit} on SIGTERM:\n{up.Output}");
         Assert.Empty(await UpProcess.NamespacesAsync(id));
         Assert.All(agents, pid => Assert.False(UpProcess.IsAlive(pid), $"agent {pid} still runs"));
     }
@@ -141,7 +142,8 @@ public sealed class UpNodesTests(ITestOutputHelper output) : IDisposable
                 Assert.Contains($"already running (pid {again.Pid})", third.Output);
             }
 
-            Assert.Equal(0, await again.TerminateAsync());
+            var exit = await again.TerminateAsync();
+            Assert.True(exit == 0, $"`up` exited with {exit} on SIGTERM:\n{again.Output}");
         }
         Assert.Empty(await UpProcess.NamespacesAsync(id));
     }
