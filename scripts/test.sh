@@ -22,6 +22,7 @@ import sys, glob, xml.etree.ElementTree as ET
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 passed = failed = skipped = 0
 bad_skips = []
+failures = []
 files = glob.glob(sys.argv[1] + "/**/*.trx", recursive=True)
 for f in files:
     root = ET.parse(f).getroot()
@@ -37,6 +38,14 @@ for f in files:
                 bad_skips.append(f"{r.get('testName')}: {reason or 'no reason'}")
         else:
             failed += 1
+            msg = r.find(".//t:Message", ns)
+            trace = r.find(".//t:StackTrace", ns)
+            failures.append((r.get("testName"), (msg.text or "").strip() if msg is not None else "",
+                             (trace.text or "").strip() if trace is not None else ""))
+for name, message, trace in failures:
+    print(f"switchboard: FAILED {name}", file=sys.stderr)
+    for line in (message.splitlines()[:40] + trace.splitlines()[:8]):
+        print(f"switchboard:   {line}", file=sys.stderr)
 for s in bad_skips:
     print(f"switchboard: skipped for a reason other than a missing kernel feature: {s}", file=sys.stderr)
 open(sys.argv[1] + "/totals", "w").write(f"{passed} {failed} {skipped} {len(bad_skips)} {len(files)}\n")
