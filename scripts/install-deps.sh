@@ -13,6 +13,8 @@ have conntrack || need+=(conntrack)
 have curl || need+=(curl)
 have dig || need+=(dnsutils)
 have iperf3 || need+=(iperf3)
+have ping || need+=(iputils-ping)
+have python3 || need+=(python3)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -7,6 +7,7 @@ using Switchboard.ApiServer.Security;
 using Switchboard.Cli.Logging;
 using Switchboard.Controllers.Hosting;
 using Switchboard.Node.Embedded;
+using Switchboard.Node.Routing;
 using Switchboard.Node.Topology;
 
 namespace Switchboard.Cli;
@@ -78,6 +79,11 @@ internal static partial class UpRunner
             {
                 var controllers = ControllerManager.Start(host.KubeconfigPath, loggerFactory, TimeProvider.System, options.ClusterCidr);
                 await using var controllersScope = controllers.ConfigureAwait(false);
+                // The underlay routes each node's Pod CIDRs via that node (host-gw), like every node does for the others.
+                using var routesClient = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(host.KubeconfigPath));
+                using var underlayRoutes = new PodCidrRouteController(routesClient, new ProcessCommandRunner(), cluster.Plan.Underlay, null, loggerFactory, TimeProvider.System);
+                using var routesStop = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                var routesTask = underlayRoutes.RunAsync(routesStop.Token);
                 try
                 {
                     var agentsStarted = TimeProvider.System.GetUtcNow().UtcDateTime;
@@ -108,6 +114,8 @@ internal static partial class UpRunner
                 finally
                 {
                     await Console.Error.WriteLineAsync("switchboard up: stopping and removing the cluster network").ConfigureAwait(false);
+                    await routesStop.CancelAsync().ConfigureAwait(false);
+                    await routesTask.ConfigureAwait(false);
                 }
             }
         }

@@ -2,8 +2,8 @@ using System.Diagnostics;
 
 namespace Switchboard.Node.Topology;
 
-/// <summary>The result of one external command (ip, sysctl).</summary>
-internal readonly record struct CommandResult(int ExitCode, string Stderr)
+/// <summary>The result of one external command (ip, sysctl); <see cref="Stdout"/> for commands that list things.</summary>
+internal readonly record struct CommandResult(int ExitCode, string Stderr, string Stdout = "")
 {
     public bool Ok => ExitCode == 0;
 }
@@ -36,7 +36,6 @@ internal sealed class ProcessCommandRunner : ICommandRunner
         var stdout = process.StandardOutput.ReadToEndAsync(ct);
         var stderr = process.StandardError.ReadToEndAsync(ct);
         await process.WaitForExitAsync(ct).ConfigureAwait(false);
-        await stdout.ConfigureAwait(false);
-        return new CommandResult(process.ExitCode, (await stderr.ConfigureAwait(false)).Trim());
+        return new CommandResult(process.ExitCode, (await stderr.ConfigureAwait(false)).Trim(), await stdout.ConfigureAwait(false));
     }
 }

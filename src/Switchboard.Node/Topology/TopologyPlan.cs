@@ -96,6 +96,10 @@ internal sealed class TopologyPlan
         {
             steps.Add(new PlanStep("ip", ["netns", "exec", name, "sysctl", "-q", "-w", $"net.ipv6.conf.{scope}.accept_dad=0"]));
         }
+        // Nodes route between their Pods and the underlay, the underlay between nodes (host-gw); a new namespace
+        // starts with forwarding off. These are per-namespace sysctls.
+        steps.Add(new PlanStep("ip", ["netns", "exec", name, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]));
+        steps.Add(new PlanStep("ip", ["netns", "exec", name, "sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1"]));
     }
 
     private static PlanStep Ip(params string[] args) => new("ip", args);

@@ -78,6 +78,8 @@ public sealed class TopologyTests : IDisposable
         Assert.Contains("ip -n sb-abc123-n2 addr add 172.18.0.12/24 dev sb-abc123-e2", text);
         Assert.Contains("ip netns exec sb-abc123-n1 sysctl -q -w net.ipv6.conf.all.accept_dad=0", text);
         Assert.Contains("ip netns exec sb-abc123-u sysctl -q -w net.ipv6.conf.default.accept_dad=0", text);
+        Assert.Contains("ip netns exec sb-abc123-n1 sysctl -q -w net.ipv4.ip_forward=1", text);
+        Assert.Contains("ip netns exec sb-abc123-u sysctl -q -w net.ipv6.conf.all.forwarding=1", text);
         // DAD is off before the first address of a namespace is added.
         Assert.True(text.IndexOf("ip netns exec sb-abc123-n1 sysctl -q -w net.ipv6.conf.default.accept_dad=0") < text.IndexOf("ip -n sb-abc123-n1 addr add fd00:172:18::11/64 dev sb-abc123-e1 nodad"));
     }
