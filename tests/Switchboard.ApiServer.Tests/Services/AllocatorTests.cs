@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using Switchboard.ApiServer.Allocation;
 using Xunit.Abstractions;
@@ -6,7 +5,7 @@ using Xunit.Abstractions;
 namespace Switchboard.ApiServer.Tests.Services;
 
 /// <summary>The range arithmetic (KEP-3070, KEP-3668), the bitmaps, and Go's IP text rules.</summary>
-public sealed class AllocatorTests(ITestOutputHelper output)
+public sealed class AllocatorTests
 {
     [Theory]
     [InlineData("10.96.0.0/24", 254UL, 16UL, "10.96.0.1", "10.96.0.254")]
@@ -214,37 +213,21 @@ public sealed class AllocatorTests(ITestOutputHelper output)
     /// with 10k addresses taken in a /12, and with a /12 90% full.
     /// </summary>
     [Fact]
-    public void ClusterIpRange_AllocationCost_DoesNotGrowWithAllocated()
+    public void ClusterIpRange_NinetyPercentFull_ReserveAndFreeStillSucceedWithoutDuplicates()
     {
+        // The cost of this path is measured by bench ClusterIpRangeBenchmarks; here only its correctness.
         var range = new ClusterIpRange(ServiceCidr.Parse("10.96.0.0/12"), new Random(11));
-        double Measure(int count)
+        var held = new HashSet<string>();
+        while (range.Used < 943_000)
         {
-            // Fill to count, then time a reserve/free pair many times at that fill level.
-            var sw = Stopwatch.StartNew();
-            const int rounds = 20000;
-            for (var i = 0; i < rounds; i++)
-            {
-                var ip = range.ReserveNext(0)!;
-                range.Free(ip);
-            }
-            return sw.Elapsed.TotalMicroseconds / rounds;
+            Assert.True(held.Add(range.ReserveNext(0)!.ToString()));
         }
-        void FillTo(ulong count)
+        for (var i = 0; i < 1000; i++)
         {
-            while (range.Used < count)
-            {
-                range.ReserveNext(0);
-            }
+            var ip = range.ReserveNext(0)!;
+            Assert.DoesNotContain(ip.ToString(), held);
+            range.Free(ip);
         }
-        Measure(0); // warm-up
-        FillTo(1_000);
-        var at1k = Measure(1_000);
-        FillTo(10_000);
-        var at10k = Measure(10_000);
-        FillTo(943_000);
-        var at90 = Measure(943_000);
-        output.WriteLine($"reserve+free: {at1k:F2} µs at 1k allocated, {at10k:F2} µs at 10k, {at90:F2} µs at 90% of a /12");
-        Assert.True(at10k < Math.Max(at1k * 3, 5), $"1k {at1k:F2} µs vs 10k {at10k:F2} µs");
-        Assert.True(at90 < 50, $"90% full: {at90:F2} µs");
+        Assert.Equal(943_000UL, range.Used);
     }
 }

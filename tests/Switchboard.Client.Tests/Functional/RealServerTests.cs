@@ -146,7 +146,7 @@ public sealed class RealServerTests : IAsyncLifetime
 
     private static async Task WaitUntilAsync(Func<bool> condition, string what)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
         while (!condition())
         {
             if (DateTime.UtcNow > deadline)
