@@ -5,6 +5,7 @@ using Switchboard.Client.Informers;
 using Switchboard.Controllers.Endpoints;
 using Switchboard.Controllers.EndpointSlices;
 using Switchboard.Controllers.GarbageCollection;
+using Switchboard.Controllers.LoadBalancer;
 using Switchboard.Controllers.Namespaces;
 using Switchboard.Controllers.Nodes;
 
@@ -31,7 +32,8 @@ public sealed partial class ControllerManager : IAsyncDisposable
 
     /// <summary>Starts every controller with the given kubeconfig (admin credentials).</summary>
     /// <param name="clusterCidr">--cluster-cidr, the pool of the node IPAM controller.</param>
-    public static ControllerManager Start(string kubeconfigPath, ILoggerFactory loggers, TimeProvider time, string clusterCidr = "10.244.0.0/16,fd00:10:244::/56")
+    /// <param name="lbPool">--lb-pool: when set, the built-in LoadBalancer provider allocates from it (only `up` sets it).</param>
+    public static ControllerManager Start(string kubeconfigPath, ILoggerFactory loggers, TimeProvider time, string clusterCidr = "10.244.0.0/16,fd00:10:244::/56", string? lbPool = null)
     {
         var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfigPath);
         var client = new Kubernetes(config);
@@ -51,6 +53,12 @@ public sealed partial class ControllerManager : IAsyncDisposable
         var endpoints = new EndpointsController(informers, client, loggers, time);
         manager._owned.Add(endpoints);
         manager._running.Add(Task.Run(() => endpoints.RunAsync(manager._stop.Token)));
+        if (!string.IsNullOrEmpty(lbPool))
+        {
+            var loadBalancers = new LoadBalancerController(informers, client, lbPool, loggers, time);
+            manager._owned.Add(loadBalancers);
+            manager._running.Add(Task.Run(() => loadBalancers.RunAsync(manager._stop.Token)));
+        }
         manager._running.Add(informers.RunAsync(manager._stop.Token));
         var ipam = new NodeIpamController(client, clusterCidr, loggers, time);
         manager._owned.Add(ipam);
