@@ -58,17 +58,16 @@ internal static class ArgParser
             return parsed;
         }
 
+        // cobra's ExactArgs / MaximumNArgs messages.
         var n = parsed.Positionals.Count;
-        if (spec.MinArgs == spec.MaxArgs && n != spec.MinArgs)
+        if (spec.MinArgs == spec.MaxArgs && spec.MaxArgs > 0 && n != spec.MinArgs)
         {
             throw new UsageException($"accepts {spec.MinArgs} arg(s), received {n}");
         }
 
         if (n > spec.MaxArgs)
         {
-            throw new UsageException(spec.MaxArgs == 0 && spec.Name.Length > 0
-                ? $"unknown command \"{parsed.Positionals[0]}\" for \"app {spec.Name}\""
-                : $"accepts at most {spec.MaxArgs} arg(s), received {n}");
+            throw new UsageException($"accepts at most {spec.MaxArgs} arg(s), received {n}");
         }
 
         return parsed;
