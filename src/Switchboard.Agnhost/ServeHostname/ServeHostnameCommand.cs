@@ -43,7 +43,7 @@ internal static class ServeHostnameCommand
 
         var hostname = Sockets.Hostname();
         var hostnameBytes = Encoding.UTF8.GetBytes(hostname);
-        var terminated = new TaskCompletionSource();
+        var terminated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {
             context.Cancel = true;
