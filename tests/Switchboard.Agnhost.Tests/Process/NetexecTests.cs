@@ -326,6 +326,36 @@ public sealed class NetexecTests
     }
 
     [Fact]
+    public async Task RandomBytesOnTheWire_ServerSurvivesAndKeepsServing()
+    {
+        await using var server = await Servers.NetexecAsync();
+        var random = new Random(42);
+        const string seed = "POST /echo?msg=x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+        for (var i = 0; i < 40; i++)
+        {
+            var bytes = Encoding.ASCII.GetBytes(seed);
+            for (var k = random.Next(1, 8); k > 0; k--)
+            {
+                bytes[random.Next(bytes.Length)] = (byte)random.Next(256);
+            }
+
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(IPAddress.Loopback, server.Port);
+            await socket.SendAsync(bytes);
+            socket.Shutdown(SocketShutdown.Send);
+            using var cts = new CancellationTokenSource(Timeout);
+            var buffer = new byte[4096];
+            while (await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token) > 0)
+            {
+            }
+        }
+
+        using var client = NewClient();
+        Assert.Equal(MachineHostname(), await client.GetStringAsync(server.Url("/hostname")));
+        Assert.False(server.Process.HasExited);
+    }
+
+    [Fact]
     public async Task Pipelining_TwoRequestsInOneWrite_TwoResponsesInOrder()
     {
         await using var server = await Servers.NetexecAsync();
@@ -381,5 +411,49 @@ public sealed class NetexecTests
         Assert.Equal(1, await p.WaitForExitAsync(Timeout));
         Assert.Contains("SCTP", p.Stderr);
         Assert.Contains("protocol not supported", p.Stderr);
+    }
+}
+
+/// <summary>netexec over HTTPS with --tls-cert-file/--tls-private-key-file.</summary>
+public sealed class NetexecTlsTests
+{
+    [Fact]
+    public async Task TlsCertFile_ServesHttpsWithThatCertificate()
+    {
+        var dir = Directory.CreateTempSubdirectory("sbt-agnhost-");
+        try
+        {
+            using var key = System.Security.Cryptography.ECDsa.Create();
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=sbt-netexec-tls", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+            using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+            var certFile = Path.Combine(dir.FullName, "tls.crt");
+            var keyFile = Path.Combine(dir.FullName, "tls.key");
+            await File.WriteAllTextAsync(certFile, cert.ExportCertificatePem());
+            await File.WriteAllTextAsync(keyFile, key.ExportPkcs8PrivateKeyPem());
+
+            await using var server = await Servers.NetexecAsync(false, "--tls-cert-file=" + certFile, "--tls-private-key-file=" + keyFile);
+            using var client = new HttpClient(new SocketsHttpHandler
+            {
+                UseProxy = false,
+                SslOptions = { RemoteCertificateValidationCallback = (_, c, _, _) => c?.Subject == "CN=sbt-netexec-tls" },
+            });
+            Assert.Equal("secure", await client.GetStringAsync($"https://127.0.0.1:{server.Port}/echo?msg=secure"));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Head_Hostname_HeadersWithoutBody()
+    {
+        await using var server = await Servers.NetexecAsync();
+        using var raw = await RawHttp.ConnectAsync(server.Port);
+        await raw.SendAsync("HEAD /hostname HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        var text = await raw.ReadToEndAsync();
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", text);
+        Assert.EndsWith("\r\n\r\n", text);
+        Assert.Contains("Content-Length: " + System.Text.Encoding.UTF8.GetByteCount(System.Net.Dns.GetHostName()), text);
     }
 }
