@@ -171,7 +171,27 @@ internal static class CliApp
                 return UsageError;
             }
             var zoneList = (r.GetValue(zones) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            return await UpRunner.RunAsync(options, r.GetValue(nodes), zoneList, ct).ConfigureAwait(false);
+            // Safety rule: LoadBalancer Services are published on host loopback only.
+            if (!System.Net.IPAddress.TryParse(r.GetValue(lbHost), out var lbHostAddress) || lbHostAddress.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || !System.Net.IPAddress.IsLoopback(lbHostAddress))
+            {
+                await Console.Error.WriteLineAsync($"switchboard: --lb-host-address {r.GetValue(lbHost)} must be an IPv4 loopback address (127.0.0.0/8), e.g. 127.0.0.1").ConfigureAwait(false);
+                return UsageError;
+            }
+            if (!System.Net.IPAddress.TryParse(r.GetValue(dns), out var clusterDns))
+            {
+                await Console.Error.WriteLineAsync($"switchboard: --cluster-dns {r.GetValue(dns)} is not an IP address").ConfigureAwait(false);
+                return UsageError;
+            }
+            var up = new UpOptions
+            {
+                Nodes = r.GetValue(nodes),
+                Zones = zoneList,
+                LbHostAddress = lbHostAddress,
+                ClusterDns = clusterDns,
+                ClusterDomain = r.GetValue(domain)!,
+                DnsUpstream = r.GetValue(upstream),
+            };
+            return await UpRunner.RunAsync(options, up, ct).ConfigureAwait(false);
         });
         return cmd;
     }

@@ -7,7 +7,9 @@ using Switchboard.ApiServer.Security;
 using Switchboard.Cli.Logging;
 using Switchboard.Controllers.Hosting;
 using Switchboard.Node.Embedded;
+using Switchboard.Node.Linux;
 using Switchboard.Node.Routing;
+using Switchboard.Proxy.Userspace;
 using Switchboard.Node.Topology;
 
 namespace Switchboard.Cli;
@@ -19,8 +21,14 @@ namespace Switchboard.Cli;
 /// </summary>
 internal static partial class UpRunner
 {
-    public static async Task<int> RunAsync(ApiServerOptions options, int nodes, IReadOnlyList<string> zones, CancellationToken ct)
+    /// <summary>The LB pool of `up` when --lb-pool is not given (ARCHITECTURE.md §2).</summary>
+    public const string DefaultLbPool = "172.18.255.0/24,fd00:172:18:ff::/112";
+
+    public static async Task<int> RunAsync(ApiServerOptions options, UpOptions up, CancellationToken ct)
     {
+        var nodes = up.Nodes;
+        var zones = up.Zones;
+        options.LbPool ??= DefaultLbPool;
         if (GetEuid() != 0)
         {
             await Console.Error.WriteLineAsync("switchboard up: kernel mode needs root (network namespaces); run: sudo switchboard up ...").ConfigureAwait(false);
@@ -84,13 +92,20 @@ internal static partial class UpRunner
             }
             await using (host.ConfigureAwait(false))
             {
-                var controllers = ControllerManager.Start(host.KubeconfigPath, loggerFactory, TimeProvider.System, options.ClusterCidr);
+                var controllers = ControllerManager.Start(host.KubeconfigPath, loggerFactory, TimeProvider.System, options.ClusterCidr, options.LbPool);
                 await using var controllersScope = controllers.ConfigureAwait(false);
                 // The underlay routes each node's Pod CIDRs via that node (host-gw), like every node does for the others.
                 using var routesClient = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(host.KubeconfigPath));
                 using var underlayRoutes = new PodCidrRouteController(routesClient, new ProcessCommandRunner(), cluster.Plan.Underlay, null, loggerFactory, TimeProvider.System);
                 using var routesStop = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
                 var routesTask = underlayRoutes.RunAsync(routesStop.Token);
+                // LoadBalancer Services: ECMP routes over healthy nodes in the underlay, published on the host loopback.
+                using var underlaySockets = new NetnsSocketFactory(cluster.Plan.Underlay);
+                using var lbRoutes = new LoadBalancerRoutes(routesClient, new ProcessCommandRunner(), cluster.Plan.Underlay, LoadBalancerRoutes.HttpProbe(underlaySockets.ConnectAsync), loggerFactory, TimeProvider.System);
+                var lbRoutesTask = lbRoutes.RunAsync(routesStop.Token);
+                var publisher = new HostPublisher(routesClient, new NetnsDialer(underlaySockets), up.LbHostAddress, System.Net.IPAddress.IPv6Loopback, loggerFactory, TimeProvider.System);
+                await using var publisherScope = publisher.ConfigureAwait(false);
+                var publisherTask = publisher.RunAsync(routesStop.Token);
                 try
                 {
                     var agentsStarted = TimeProvider.System.GetUtcNow().UtcDateTime;
@@ -122,11 +137,32 @@ internal static partial class UpRunner
                 {
                     await Console.Error.WriteLineAsync("switchboard up: stopping and removing the cluster network").ConfigureAwait(false);
                     await routesStop.CancelAsync().ConfigureAwait(false);
-                    await routesTask.ConfigureAwait(false);
+                    await Task.WhenAll(routesTask, lbRoutesTask, publisherTask).ConfigureAwait(false);
                 }
             }
         }
         return 0;
+    }
+
+    /// <summary>The publisher's dialer: sockets made in the underlay, where LB IPs are routed.</summary>
+    private sealed class NetnsDialer(NetnsSocketFactory sockets) : IBackendDialer
+    {
+        public Task<System.Net.Sockets.Socket> ConnectTcpAsync(System.Net.IPEndPoint backend, CancellationToken ct) => sockets.ConnectAsync(backend, ct);
+
+        public async Task<System.Net.Sockets.Socket> ConnectUdpAsync(System.Net.IPEndPoint backend, CancellationToken ct)
+        {
+            var socket = await sockets.CreateAsync(backend.AddressFamily, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp).ConfigureAwait(false);
+            try
+            {
+                await socket.ConnectAsync(backend, ct).ConfigureAwait(false);
+                return socket;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
     }
 
     [LibraryImport("libc", EntryPoint = "geteuid")]
