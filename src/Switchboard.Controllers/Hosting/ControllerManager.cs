@@ -7,6 +7,8 @@ using Switchboard.Controllers.EndpointSlices;
 using Switchboard.Controllers.GarbageCollection;
 using Switchboard.Controllers.Namespaces;
 using Switchboard.Controllers.Nodes;
+using Switchboard.Controllers.Scheduling;
+using Switchboard.Controllers.Workloads;
 
 namespace Switchboard.Controllers.Hosting;
 
@@ -51,6 +53,16 @@ public sealed partial class ControllerManager : IAsyncDisposable
         var endpoints = new EndpointsController(informers, client, loggers, time);
         manager._owned.Add(endpoints);
         manager._running.Add(Task.Run(() => endpoints.RunAsync(manager._stop.Token)));
+        // Workloads and the scheduler share the Pod informer with the endpoint controllers.
+        var replicaSets = new ReplicaSetController(informers, client, loggers, time);
+        manager._owned.Add(replicaSets);
+        manager._running.Add(Task.Run(() => replicaSets.RunAsync(manager._stop.Token)));
+        var deployments = new DeploymentController(informers, client, loggers, time);
+        manager._owned.Add(deployments);
+        manager._running.Add(Task.Run(() => deployments.RunAsync(manager._stop.Token)));
+        var scheduler = new Scheduler(informers, client, loggers, time);
+        manager._owned.Add(scheduler);
+        manager._running.Add(Task.Run(() => scheduler.RunAsync(manager._stop.Token)));
         manager._running.Add(informers.RunAsync(manager._stop.Token));
         var ipam = new NodeIpamController(client, clusterCidr, loggers, time);
         manager._owned.Add(ipam);
