@@ -118,8 +118,16 @@ internal sealed partial class ApiHandler
             return pod;
         }, new WriteOptions(q.DryRun, FieldManagerOf(ctx, q), "binding"), ctx.RequestAborted).ConfigureAwait(false);
 
-        var status = new V1Status { ApiVersion = "v1", Kind = "Status", Metadata = new V1ListMeta(), Status = "Success", Code = 201 };
-        await WriteJsonAsync(ctx, 201, KubeJson.Serialize(status, typeof(V1Status))).ConfigureAwait(false);
+        // Written by hand: the client library's V1Status converter cannot serialize.
+        var status = new System.Text.Json.Nodes.JsonObject
+        {
+            ["kind"] = "Status",
+            ["apiVersion"] = "v1",
+            ["metadata"] = new System.Text.Json.Nodes.JsonObject(),
+            ["status"] = "Success",
+            ["code"] = 201,
+        };
+        await WriteJsonAsync(ctx, 201, System.Text.Encoding.UTF8.GetBytes(status.ToJsonString())).ConfigureAwait(false);
     }
 
     private static ApiException BindingConflict(string name, string why) =>
