@@ -172,6 +172,30 @@ public sealed class WorkloadsFunctionalTests(ApiServerFixture fixture, ITestOutp
     }
 
     [Fact]
+    public async Task Recreate_NewReplicaSetStartsOnlyAfterEveryOldPodIsGone()
+    {
+        await using var controllers = StartControllers();
+        var prefix = Objects.UniqueNamespace("recreate");
+        await using var cluster = await ThreeZonesAsync(_client, prefix);
+        var ns = await Objects.CreateNamespaceAsync(_client, "recreate");
+        await using var kubelet = new FakeKubelet(_client, ns);
+        await _client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("web", 3, configure: s => s.Strategy = new V1DeploymentStrategy { Type = "Recreate" }), ns);
+        await WaitForDeploymentAsync(ns, "web", d => RolledOut(d, 3), "first rollout");
+
+        var patch = new JsonObject { ["spec"] = new JsonObject { ["template"] = new JsonObject { ["spec"] = new JsonObject { ["containers"] = new JsonArray(new JsonObject { ["name"] = "app", ["image"] = "registry.k8s.io/e2e-test-images/agnhost:2.54" }) } } } };
+        await _client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(patch.ToJsonString(), V1Patch.PatchType.StrategicMergePatch), "web", ns);
+        await Poll.UntilAsync(async () =>
+        {
+            var pods = (await _client.CoreV1.ListNamespacedPodAsync(ns)).Items;
+            // Never old and new pods at once (terminating old ones included).
+            Assert.False(pods.Any(p => p.Spec.Containers[0].Image.EndsWith(":2.53", StringComparison.Ordinal)) && pods.Any(p => p.Spec.Containers[0].Image.EndsWith(":2.54", StringComparison.Ordinal)), "old and new pods coexist");
+            return RolledOut(await _client.AppsV1.ReadNamespacedDeploymentAsync("web", ns), 3);
+        }, "recreate rollout");
+        var sets = (await _client.AppsV1.ListNamespacedReplicaSetAsync(ns)).Items;
+        Assert.Equal([0, 3], sets.Select(r => r.Spec.Replicas ?? 0).Order().ToList());
+    }
+
+    [Fact]
     public async Task Kubectl_RolloutRestartUndoAndStatus_WorkThroughTheController()
     {
         await using var controllers = StartControllers();
