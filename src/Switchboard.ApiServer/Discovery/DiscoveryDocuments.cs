@@ -218,6 +218,7 @@ internal sealed class DiscoveryDocuments
     {
         "scale" => ("Scale", "autoscaling", "v1"),
         "token" => ("TokenRequest", "authentication.k8s.io", "v1"),
+        "binding" => ("Binding", "", "v1"),
         _ => (r.Kind, r.Group, r.Version),
     };
 
@@ -225,7 +226,7 @@ internal sealed class DiscoveryDocuments
 
     private static string[] SubresourceVerbs(string sub) => sub switch
     {
-        "token" => ["create"],
+        "token" or "binding" => ["create"],
         "finalize" => ["update"],
         _ => ["get", "patch", "update"],
     };

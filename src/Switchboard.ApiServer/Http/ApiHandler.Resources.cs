@@ -68,6 +68,11 @@ internal sealed partial class ApiHandler
                     await CreateTokenAsync(ctx, storage, ri.Namespace!, ri.Name, q).ConfigureAwait(false);
                     return "POST";
                 }
+                if (ri.Subresource == "binding")
+                {
+                    await BindPodAsync(ctx, storage, ri.Namespace!, ri.Name, q).ConfigureAwait(false);
+                    return "POST";
+                }
                 throw ApiException.MethodNotAllowed();
             }
             if (res.Namespaced && ri.Namespace is null)
@@ -95,7 +100,7 @@ internal sealed partial class ApiHandler
                 "status" => UpdateTarget.Status,
                 "finalize" => UpdateTarget.Finalize,
                 "scale" => UpdateTarget.Main,
-                "token" => throw ApiException.MethodNotAllowed(),
+                "token" or "binding" => throw ApiException.MethodNotAllowed(),
                 _ => UpdateTarget.Main,
             };
             WriteOutcome updated;
@@ -123,7 +128,7 @@ internal sealed partial class ApiHandler
 
         if (HttpMethods.IsPatch(method))
         {
-            if (ri.Name is null || ri.Subresource is "token" or "finalize")
+            if (ri.Name is null || ri.Subresource is "token" or "finalize" or "binding")
             {
                 throw ApiException.MethodNotAllowed();
             }

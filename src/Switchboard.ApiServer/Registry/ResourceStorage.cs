@@ -30,6 +30,12 @@ internal enum UpdateTarget
     Status,
     /// <summary>namespaces/finalize: only spec.finalizers changes.</summary>
     Finalize,
+
+    /// <summary>
+    /// pods/binding: the transform sets spec.nodeName and the PodScheduled condition; like upstream's binding
+    /// storage it bypasses the pod's update validation (which forbids changing spec.nodeName).
+    /// </summary>
+    Binding,
 }
 
 /// <summary>
@@ -320,6 +326,7 @@ internal sealed class ResourceStorage
             {
                 UpdateTarget.Status => "status",
                 UpdateTarget.Finalize => "finalize",
+                UpdateTarget.Binding => "binding",
                 _ => options.Subresource,
             });
             // ---- end server-side apply ----
@@ -328,7 +335,10 @@ internal sealed class ResourceStorage
             // means a dry-run preparation that allocates nothing.
             var errors = MetadataValidation.ValidateUpdate(meta, old.Metadata, Strategy.NameRule, Info.Namespaced);
             await Strategy.PrepareForUpdateAsync(obj, old, options.DryRun || errors.Count > 0, ct).ConfigureAwait(false);
-            errors.AddRange(Strategy.ValidateUpdate(obj, old));
+            if (target != UpdateTarget.Binding)
+            {
+                errors.AddRange(Strategy.ValidateUpdate(obj, old));
+            }
             if (errors.Count > 0)
             {
                 Strategy.AbortUpdate(obj, old);

@@ -8,6 +8,8 @@ using Switchboard.Controllers.GarbageCollection;
 using Switchboard.Controllers.LoadBalancer;
 using Switchboard.Controllers.Namespaces;
 using Switchboard.Controllers.Nodes;
+using Switchboard.Controllers.Scheduling;
+using Switchboard.Controllers.Workloads;
 
 namespace Switchboard.Controllers.Hosting;
 
@@ -59,6 +61,16 @@ public sealed partial class ControllerManager : IAsyncDisposable
             manager._owned.Add(loadBalancers);
             manager._running.Add(Task.Run(() => loadBalancers.RunAsync(manager._stop.Token)));
         }
+        // Workloads and the scheduler share the Pod informer with the endpoint controllers.
+        var replicaSets = new ReplicaSetController(informers, client, loggers, time);
+        manager._owned.Add(replicaSets);
+        manager._running.Add(Task.Run(() => replicaSets.RunAsync(manager._stop.Token)));
+        var deployments = new DeploymentController(informers, client, loggers, time);
+        manager._owned.Add(deployments);
+        manager._running.Add(Task.Run(() => deployments.RunAsync(manager._stop.Token)));
+        var scheduler = new Scheduler(informers, client, loggers, time);
+        manager._owned.Add(scheduler);
+        manager._running.Add(Task.Run(() => scheduler.RunAsync(manager._stop.Token)));
         manager._running.Add(informers.RunAsync(manager._stop.Token));
         var ipam = new NodeIpamController(client, clusterCidr, loggers, time);
         manager._owned.Add(ipam);
