@@ -218,6 +218,9 @@ internal sealed class DiscoveryDocuments
     {
         "scale" => ("Scale", "autoscaling", "v1"),
         "token" => ("TokenRequest", "authentication.k8s.io", "v1"),
+        "exec" => ("PodExecOptions", r.Group, r.Version),
+        "attach" => ("PodAttachOptions", r.Group, r.Version),
+        "portforward" => ("PodPortForwardOptions", r.Group, r.Version),
         _ => (r.Kind, r.Group, r.Version),
     };
 
@@ -227,6 +230,8 @@ internal sealed class DiscoveryDocuments
     {
         "token" => ["create"],
         "finalize" => ["update"],
+        "exec" or "attach" or "portforward" => ["create", "get"],
+        "log" => ["get"],
         _ => ["get", "patch", "update"],
     };
 
