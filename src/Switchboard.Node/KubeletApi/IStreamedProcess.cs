@@ -31,7 +31,8 @@ internal interface IStreamedProcess : IAsyncDisposable
 /// <summary>Starts the process of an exec: <c>ExecPrefix + command</c> with the container's environment.</summary>
 internal interface IExecLauncher
 {
-    IStreamedProcess Start(ContainerView container, StreamRequest request);
+    /// <summary>Starts the command; a tty gets <paramref name="size"/> before the command runs.</summary>
+    IStreamedProcess Start(ContainerView container, StreamRequest request, TerminalSize? size);
 }
 
 /// <summary>The real launcher: pipes through System.Diagnostics.Process, a pty through posix_spawn.</summary>
@@ -40,12 +41,12 @@ internal sealed class ExecLauncher : IExecLauncher
     /// <summary>Kubelet's default PATH for containers that set none (ARCHITECTURE.md §2 "Containers").</summary>
     public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-    public IStreamedProcess Start(ContainerView container, StreamRequest request)
+    public IStreamedProcess Start(ContainerView container, StreamRequest request, TerminalSize? size)
     {
         var argv = container.ExecPrefix.Concat(request.Command).ToList();
         argv[0] = ResolveProgram(argv[0], container.Environment);
         return request.Tty
-            ? PtyProcess.Start(argv, container.Environment, container.WorkingDirectory, request.Stdin)
+            ? PtyProcess.Start(argv, container.Environment, container.WorkingDirectory, request.Stdin, size)
             : PipeProcess.Start(argv, container.Environment, container.WorkingDirectory, request);
     }
 

@@ -138,7 +138,7 @@ internal sealed partial class KubeletHandler
         using var session = new StreamSession(ws, protocol, request, _logger);
         Log.StreamStarted(_logger, exec ? "exec" : "attach", route.Namespace, route.Pod, route.Container, protocol, request.Tty);
         await session.RunAsync(
-            () => exec ? _launcher.Start(view, request) : new LogAttachProcess(_logs, view, request.Stdin),
+            size => exec ? _launcher.Start(view, request, size) : new LogAttachProcess(_logs, view, request.Stdin),
             request.Command, ctx.RequestAborted).ConfigureAwait(false);
     }
 

@@ -60,7 +60,7 @@ internal sealed unsafe partial class PtyProcess : IStreamedProcess
 
     public Task<int> Exited => _exited.Task;
 
-    public static PtyProcess Start(IReadOnlyList<string> argv, IReadOnlyDictionary<string, string> environment, string workingDirectory, bool stdin)
+    public static PtyProcess Start(IReadOnlyList<string> argv, IReadOnlyDictionary<string, string> environment, string workingDirectory, bool stdin, TerminalSize? size)
     {
         var master = PosixOpenpt(ORdwr | ONoctty | OCloexec);
         if (master < 0)
@@ -83,6 +83,11 @@ internal sealed unsafe partial class PtyProcess : IStreamedProcess
                 throw Error("ptsname_r");
             }
             var slavePath = Marshal.PtrToStringUTF8((nint)nameBuf)!;
+            if (size is { } sz)
+            {
+                var ws = new WinSize { Rows = sz.Height, Cols = sz.Width };
+                _ = Ioctl(master, Tiocswinsz, &ws);
+            }
             var pid = Spawn(argv, environment, workingDirectory, slavePath);
             var flags = Fcntl(master, FGetfl, 0);
             _ = Fcntl(master, FSetfl, flags | ONonblock);

@@ -13,11 +13,20 @@ internal sealed partial class StreamSession : IDisposable
 {
     private const int MaxMessage = 1 << 20;
 
+    /// <summary>How long a tty session waits for the client's terminal size before starting the command.</summary>
+    public static readonly TimeSpan FirstResizeWait = TimeSpan.FromSeconds(1);
+
     private readonly WebSocket _ws;
     private readonly string _protocol;
     private readonly StreamRequest _request;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly Lock _gate = new();
+    private readonly List<byte[]> _earlyStdin = [];
+    private readonly TaskCompletionSource _firstResize = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private IStreamedProcess? _process;
+    private TerminalSize? _size;
+    private bool _stdinClosedEarly;
 
     public StreamSession(WebSocket ws, string protocol, StreamRequest request, ILogger logger)
     {
@@ -27,29 +36,45 @@ internal sealed partial class StreamSession : IDisposable
         _logger = logger;
     }
 
-    /// <summary>Runs the session; <paramref name="start"/> makes the process once the socket is open.</summary>
-    public async Task RunAsync(Func<IStreamedProcess> start, IReadOnlyList<string> command, CancellationToken ct)
+    /// <summary>
+    /// Runs the session; <paramref name="start"/> makes the process once the socket is open. For a tty the
+    /// command starts after the client's first resize (at most <see cref="FirstResizeWait"/>), so that it sees the
+    /// client's terminal size from its first instruction; input that arrives earlier is kept for it.
+    /// </summary>
+    public async Task RunAsync(Func<TerminalSize?, IStreamedProcess> start, IReadOnlyList<string> command, CancellationToken ct)
     {
+        using var clientGone = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        Task? receive = null;
         try
         {
             // Upstream writes an empty message on the lowest writable channel to tell the client the streams are up.
             var first = _request.Stdout ? StreamProtocol.Stdout : _request.Stderr ? StreamProtocol.Stderr : StreamProtocol.Error;
             await SendAsync(first, ReadOnlyMemory<byte>.Empty, ct).ConfigureAwait(false);
+            receive = ReceiveAsync(clientGone);
+            if (_request.Tty)
+            {
+                await Task.WhenAny(_firstResize.Task, Task.Delay(FirstResizeWait, ct), receive).ConfigureAwait(false);
+            }
 
             IStreamedProcess process;
             try
             {
-                process = start();
+                TerminalSize? size;
+                lock (_gate)
+                {
+                    size = _size;
+                }
+                process = start(size);
             }
             catch (Exception e) when (e is IOException or System.ComponentModel.Win32Exception or InvalidOperationException or UnauthorizedAccessException)
             {
                 await FinishAsync(StreamProtocol.InternalErrorStatus("error executing command in container: " + e.Message), ct).ConfigureAwait(false);
+                await WaitForCloseAsync(receive, ct).ConfigureAwait(false);
                 return;
             }
             await using (process.ConfigureAwait(false))
             {
-                using var clientGone = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                var receive = ReceiveAsync(process, clientGone);
+                await AttachAsync(process, clientGone.Token).ConfigureAwait(false);
                 var stdout = PumpAsync(process.Stdout, _request.Stdout ? StreamProtocol.Stdout : null, clientGone.Token);
                 var stderr = PumpAsync(process.Stderr, _request.Stderr ? StreamProtocol.Stderr : null, clientGone.Token);
                 var done = Task.WhenAll(process.Exited, stdout, stderr);
@@ -62,20 +87,62 @@ internal sealed partial class StreamSession : IDisposable
                 }
                 var code = await process.Exited.ConfigureAwait(false);
                 await FinishAsync(code == 0 ? StreamProtocol.SuccessStatus() : StreamProtocol.ExitStatus(code, command), ct).ConfigureAwait(false);
-                try
-                {
-                    // The client answers our close; cancelling a receive would abort the socket instead.
-                    await receive.WaitAsync(TimeSpan.FromSeconds(5), ct).ConfigureAwait(false);
-                }
-                catch (TimeoutException)
-                {
-                    _ws.Abort();
-                }
+                await WaitForCloseAsync(receive, ct).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is WebSocketException or IOException or OperationCanceledException)
         {
             Log.SessionEnded(_logger, e.Message);
+        }
+        finally
+        {
+            if (receive is not null && !receive.IsCompleted)
+            {
+                _ws.Abort();
+                await clientGone.CancelAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>The client answers our close; cancelling a receive would abort the socket instead.</summary>
+    private async Task WaitForCloseAsync(Task receive, CancellationToken ct)
+    {
+        try
+        {
+            await receive.WaitAsync(TimeSpan.FromSeconds(5), ct).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _ws.Abort();
+        }
+    }
+
+    /// <summary>Hands input that arrived before the process existed to it, then lets input flow straight.</summary>
+    private async Task AttachAsync(IStreamedProcess process, CancellationToken ct)
+    {
+        bool closed;
+        while (true)
+        {
+            byte[][] early;
+            lock (_gate)
+            {
+                if (_earlyStdin.Count == 0)
+                {
+                    _process = process;
+                    closed = _stdinClosedEarly;
+                    break;
+                }
+                early = [.. _earlyStdin];
+                _earlyStdin.Clear();
+            }
+            foreach (var chunk in early)
+            {
+                await WriteStdinAsync(process, chunk, ct).ConfigureAwait(false);
+            }
+        }
+        if (closed)
+        {
+            process.CloseStdin();
         }
     }
 
@@ -145,9 +212,10 @@ internal sealed partial class StreamSession : IDisposable
         }
     }
 
-    /// <summary>Reads client messages until the client closes; cancels <paramref name="gone"/> when it does.</summary>
-    private async Task ReceiveAsync(IStreamedProcess process, CancellationTokenSource gone)
+    /// <summary>Reads client messages until the client closes.</summary>
+    private async Task ReceiveAsync(CancellationTokenSource gone)
     {
+        await Task.Yield();
         var buffer = new byte[64 * 1024];
         var message = new ArrayBufferWriter<byte>(4096);
         try
@@ -169,21 +237,32 @@ internal sealed partial class StreamSession : IDisposable
                 {
                     continue;
                 }
-                await DispatchAsync(process, message.WrittenMemory, gone.Token).ConfigureAwait(false);
+                await DispatchAsync(message.WrittenMemory, gone.Token).ConfigureAwait(false);
                 message.ResetWrittenCount();
             }
         }
-        catch (Exception e) when (e is WebSocketException or IOException)
+        catch (Exception e) when (e is WebSocketException or IOException or OperationCanceledException)
         {
             Log.SessionEnded(_logger, e.Message);
         }
         finally
         {
-            process.CloseStdin();
+            CloseStdin();
         }
     }
 
-    private async Task DispatchAsync(IStreamedProcess process, ReadOnlyMemory<byte> data, CancellationToken ct)
+    private void CloseStdin()
+    {
+        IStreamedProcess? process;
+        lock (_gate)
+        {
+            process = _process;
+            _stdinClosedEarly |= process is null;
+        }
+        process?.CloseStdin();
+    }
+
+    private async Task DispatchAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
     {
         if (data.IsEmpty)
         {
@@ -191,36 +270,63 @@ internal sealed partial class StreamSession : IDisposable
         }
         var channel = data.Span[0];
         var payload = data[1..];
+        IStreamedProcess? process;
         switch (channel)
         {
             case StreamProtocol.Close when _protocol == StreamProtocol.V5:
                 if (payload.Length == 1 && payload.Span[0] == StreamProtocol.Stdin)
                 {
-                    process.CloseStdin();
+                    CloseStdin();
                 }
                 break;
-            case StreamProtocol.Stdin when process.Stdin is { } stdin && !payload.IsEmpty:
-                try
+            case StreamProtocol.Stdin when _request.Stdin && !payload.IsEmpty:
+                lock (_gate)
                 {
-                    await stdin.WriteAsync(payload, ct).ConfigureAwait(false);
-                    await stdin.FlushAsync(ct).ConfigureAwait(false);
+                    process = _process;
+                    if (process is null)
+                    {
+                        _earlyStdin.Add(payload.ToArray());
+                    }
                 }
-                catch (IOException)
+                if (process is not null)
                 {
-                    // The process closed its stdin; later input has nowhere to go, as with a closed pipe.
-                }
-                catch (ObjectDisposedException)
-                {
+                    await WriteStdinAsync(process, payload, ct).ConfigureAwait(false);
                 }
                 break;
             case StreamProtocol.Resize:
                 if (StreamProtocol.TryParseResize(payload.Span, out var w, out var h))
                 {
-                    process.Resize(w, h);
+                    lock (_gate)
+                    {
+                        process = _process;
+                        _size = new TerminalSize(w, h);
+                    }
+                    _firstResize.TrySetResult();
+                    process?.Resize(w, h);
                 }
                 break;
             default:
                 break;
+        }
+    }
+
+    private static async Task WriteStdinAsync(IStreamedProcess process, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        if (process.Stdin is not { } stdin)
+        {
+            return;
+        }
+        try
+        {
+            await stdin.WriteAsync(data, ct).ConfigureAwait(false);
+            await stdin.FlushAsync(ct).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // The process closed its stdin; later input has nowhere to go, as with a closed pipe.
+        }
+        catch (ObjectDisposedException)
+        {
         }
     }
 
@@ -233,3 +339,6 @@ internal sealed partial class StreamSession : IDisposable
         public static partial void MessageTooLarge(ILogger logger, int max);
     }
 }
+
+/// <summary>A terminal size from a resize message.</summary>
+internal readonly record struct TerminalSize(ushort Width, ushort Height);
