@@ -38,5 +38,11 @@ public sealed class ApiServerOptions
     /// <summary>Largest request body accepted (upstream: 3 MiB).</summary>
     public long MaxRequestBodyBytes { get; set; } = 3 * 1024 * 1024;
 
+    /// <summary>
+    /// Opens the TCP connection to a kubelet for pods/exec|attach|log|portforward (Proxy/). Null = a plain connect from
+    /// this process; `up` passes one that makes the socket inside the cluster's network namespace.
+    /// </summary>
+    public Func<System.Net.IPEndPoint, CancellationToken, ValueTask<Stream>>? KubeletDialer { get; set; }
+
     public IReadOnlyList<string> ServiceCidrs => ServiceClusterIpRange.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

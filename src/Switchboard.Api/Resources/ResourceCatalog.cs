@@ -40,7 +40,7 @@ public sealed class ResourceCatalog
     [
         Core<V1Namespace>("namespaces", "namespace", false, ["ns"], [], ["status", "finalize"]),
         Core<V1Node>("nodes", "node", false, ["no"], [], ["status"]),
-        Core<V1Pod>("pods", "pod", true, ["po"], ["all"], ["status", "binding"]),
+        Core<V1Pod>("pods", "pod", true, ["po"], ["all"], ["status", "binding", "exec", "attach", "log", "portforward"]),
         Core<V1Service>("services", "service", true, ["svc"], ["all"], ["status"]),
         Core<V1Endpoints>("endpoints", "endpoints", true, ["ep"], [], []),
         Core<V1Secret>("secrets", "secret", true, [], [], []),

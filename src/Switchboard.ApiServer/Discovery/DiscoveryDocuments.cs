@@ -219,6 +219,9 @@ internal sealed class DiscoveryDocuments
         "scale" => ("Scale", "autoscaling", "v1"),
         "token" => ("TokenRequest", "authentication.k8s.io", "v1"),
         "binding" => ("Binding", "", "v1"),
+        "exec" => ("PodExecOptions", r.Group, r.Version),
+        "attach" => ("PodAttachOptions", r.Group, r.Version),
+        "portforward" => ("PodPortForwardOptions", r.Group, r.Version),
         _ => (r.Kind, r.Group, r.Version),
     };
 
@@ -228,6 +231,8 @@ internal sealed class DiscoveryDocuments
     {
         "token" or "binding" => ["create"],
         "finalize" => ["update"],
+        "exec" or "attach" or "portforward" => ["create", "get"],
+        "log" => ["get"],
         _ => ["get", "patch", "update"],
     };
 

@@ -17,6 +17,7 @@ using Switchboard.ApiServer.Bootstrap;
 using Switchboard.ApiServer.Discovery;
 using Switchboard.ApiServer.Http;
 using Switchboard.ApiServer.Metrics;
+using Switchboard.ApiServer.Proxy;
 using Switchboard.ApiServer.Registry;
 using Switchboard.ApiServer.Registry.Strategies;
 using Switchboard.ApiServer.Security;
@@ -35,6 +36,7 @@ public sealed partial class ApiServerHost : IAsyncDisposable
     private readonly IStore _store;
     private readonly Pki _pki;
     private readonly CancellationTokenSource _stopping;
+    private PodStreamProxy? _podProxy;
 
     private ApiServerHost(WebApplication app, IStore store, Pki pki, Uri url, string kubeconfigPath, CancellationTokenSource stopping, WatchStreamer watches)
     {
@@ -110,7 +112,12 @@ public sealed partial class ApiServerHost : IAsyncDisposable
             var fieldValidator = new FieldValidator(schemas);
             var stopping = new CancellationTokenSource();
             var watch = new WatchStreamer(new WatchOptions(), time, stopping.Token);
-            var handler = new ApiHandler(registry, new DiscoveryDocuments(catalog), openApi, auth, tokens, fieldValidator, new ApiMetrics(), watch, options, time, logger, VersionDocument());
+            var podProxy = new PodStreamProxy(registry,
+                new KubeletConnector(options.KubeletDialer, pki.KubeletClientCertificate, TimeSpan.FromSeconds(10)), loggerFactory.CreateLogger("Switchboard.ApiServer.Proxy"));
+            var handler = new ApiHandler(registry, new DiscoveryDocuments(catalog), openApi, auth, tokens, fieldValidator, new ApiMetrics(), watch, options, time, logger, VersionDocument())
+            {
+                PodProxy = podProxy,
+            };
 
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
@@ -150,7 +157,7 @@ public sealed partial class ApiServerHost : IAsyncDisposable
             handler.MarkReady();
             Log.Started(logger, url);
             serviceNetworking.StartRepairLoop();
-            return new ApiServerHost(app, store, pki, url, kubeconfig, stopping, watch) { _serviceNetworking = serviceNetworking };
+            return new ApiServerHost(app, store, pki, url, kubeconfig, stopping, watch) { _serviceNetworking = serviceNetworking, _podProxy = podProxy };
         }
         catch
         {
@@ -199,6 +206,7 @@ public sealed partial class ApiServerHost : IAsyncDisposable
                 await _serviceNetworking.DisposeAsync().ConfigureAwait(false);
             }
             await _store.DisposeAsync().ConfigureAwait(false);
+            _podProxy?.Dispose();
             _pki.Dispose();
             _stopping.Dispose();
             Watches.Dispose();

@@ -28,6 +28,11 @@ internal sealed partial class ApiHandler
             throw ApiException.NotFoundPath();
         }
         var storage = _registry.Get(res);
+        if (ri.Subresource is not null && ri.Name is not null && PodProxy is not null && res.Group.Length == 0 && res.Plural == "pods" &&
+            Proxy.PodStreamProxy.Subresources.Contains(ri.Subresource))
+        {
+            return await PodProxy.HandleAsync(ctx, storage, ri).ConfigureAwait(false);
+        }
         var q = new RequestQuery(ctx.Request.Query);
         var method = ctx.Request.Method;
         var ct = ctx.RequestAborted;

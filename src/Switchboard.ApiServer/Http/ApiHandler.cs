@@ -48,6 +48,9 @@ internal sealed partial class ApiHandler
         _version = version;
     }
 
+    /// <summary>Serves pods/exec|attach|log|portforward by proxying to the Pod's kubelet (Proxy/).</summary>
+    public Proxy.PodStreamProxy? PodProxy { get; init; }
+
     /// <summary>Set once the bootstrap objects exist; /readyz answers 200 from then on.</summary>
     public void MarkReady() => _ready = true;
 

@@ -1,0 +1,165 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Switchboard.Node.Runtime;
+
+namespace Switchboard.Node.KubeletApi;
+
+/// <summary>
+/// Routes and answers kubelet API requests. Errors are plain text with upstream's status codes and wording, which
+/// the API server turns into a Status (GenericHttpResponseChecker) or relays.
+/// </summary>
+internal sealed partial class KubeletHandler
+{
+    private readonly ClientCertificateAuthorizer _auth;
+    private readonly IContainerLocator _locator;
+    private readonly IExecLauncher _launcher;
+    private readonly ContainerLogStreamer _logs;
+    private readonly ILogger _logger;
+
+    public KubeletHandler(ClientCertificateAuthorizer auth, IContainerLocator locator, IExecLauncher launcher, ContainerLogStreamer logs, ILogger logger)
+    {
+        _auth = auth;
+        _locator = locator;
+        _launcher = launcher;
+        _logs = logs;
+        _logger = logger;
+    }
+
+    public async Task HandleAsync(HttpContext ctx)
+    {
+        var path = ctx.Request.Path.Value ?? "/";
+        var decision = _auth.Check(ctx.Connection.ClientCertificate, ctx.Request.Method, path);
+        if (!decision.Allowed)
+        {
+            Log.Refused(_logger, decision.StatusCode, decision.User ?? "(none)", path);
+            await TextAsync(ctx, decision.StatusCode, decision.Message).ConfigureAwait(false);
+            return;
+        }
+        var route = KubeletRoute.Parse(path);
+        try
+        {
+            switch (route?.Endpoint)
+            {
+                case KubeletEndpoint.Healthz:
+                    await TextAsync(ctx, 200, "ok").ConfigureAwait(false);
+                    return;
+                case KubeletEndpoint.ContainerLogs when HttpMethods.IsGet(ctx.Request.Method):
+                    await ContainerLogsAsync(ctx, route).ConfigureAwait(false);
+                    return;
+                case KubeletEndpoint.Exec or KubeletEndpoint.Attach when HttpMethods.IsGet(ctx.Request.Method) || HttpMethods.IsPost(ctx.Request.Method):
+                    await StreamAsync(ctx, route).ConfigureAwait(false);
+                    return;
+                case KubeletEndpoint.PortForward:
+                    await TextAsync(ctx, 501, "port-forward is not implemented by this kubelet yet").ConfigureAwait(false);
+                    return;
+                case null:
+                    await TextAsync(ctx, 404, "404 page not found").ConfigureAwait(false);
+                    return;
+                default:
+                    await TextAsync(ctx, 405, "405: Method Not Allowed").ConfigureAwait(false);
+                    return;
+            }
+        }
+        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+        {
+        }
+        catch (IOException e) when (ctx.Response.HasStarted)
+        {
+            Log.StreamFailed(_logger, path, e.Message);
+        }
+    }
+
+    private async Task ContainerLogsAsync(HttpContext ctx, KubeletRoute route)
+    {
+        var request = LogRequest.Parse(k => ctx.Request.Query.TryGetValue(k, out var v) ? v.ToString() : null, out var error);
+        if (error is not null)
+        {
+            await TextAsync(ctx, error.StartsWith("Unable to decode", StringComparison.Ordinal) ? 400 : 422, error).ConfigureAwait(false);
+            return;
+        }
+        var view = _locator.Find(route.Namespace, route.Pod, route.Container);
+        if (view is null)
+        {
+            await TextAsync(ctx, 404, $"container \"{route.Container}\" in pod \"{route.Pod}\" not found on this node").ConfigureAwait(false);
+            return;
+        }
+        var path = request.Previous ? view.PreviousLog : view.CurrentLog;
+        if (path is null)
+        {
+            await TextAsync(ctx, 400, request.Previous
+                ? $"previous terminated container \"{route.Container}\" in pod \"{route.Pod}\" not found"
+                : $"container \"{route.Container}\" in pod \"{route.Pod}\" is waiting to start: ContainerCreating").ConfigureAwait(false);
+            return;
+        }
+        if (!File.Exists(path))
+        {
+            await TextAsync(ctx, 400, $"log of container \"{route.Container}\" in pod \"{route.Pod}\" is gone ({path})").ConfigureAwait(false);
+            return;
+        }
+        ctx.Response.StatusCode = 200;
+        ctx.Response.ContentType = "text/plain";
+        await ctx.Response.StartAsync(ctx.RequestAborted).ConfigureAwait(false);
+        await _logs.CopyAsync(view, path, request, ctx.Response.Body, ctx.RequestAborted).ConfigureAwait(false);
+    }
+
+    private async Task StreamAsync(HttpContext ctx, KubeletRoute route)
+    {
+        var view = _locator.Find(route.Namespace, route.Pod, route.Container);
+        if (view is null || (route.PodUid is not null && route.PodUid != view.PodUid))
+        {
+            await TextAsync(ctx, 404, $"container \"{route.Container}\" in pod \"{route.Pod}\" not found on this node").ConfigureAwait(false);
+            return;
+        }
+        var exec = route.Endpoint == KubeletEndpoint.Exec;
+        var request = StreamRequest.Parse(k => ctx.Request.Query.TryGetValue(k, out var v) ? [.. v.Select(x => x ?? "")] : []);
+        if (request.Validate(exec) is { } invalid)
+        {
+            await TextAsync(ctx, 400, invalid).ConfigureAwait(false);
+            return;
+        }
+        if (!view.Running)
+        {
+            await TextAsync(ctx, 400, $"container \"{route.Container}\" in pod \"{route.Pod}\" is not running").ConfigureAwait(false);
+            return;
+        }
+        if (!ctx.WebSockets.IsWebSocketRequest)
+        {
+            // SPDY/3.1 (kubectl's fallback) is not spoken here; WebSocket is kubectl's first choice since 1.31.
+            await TextAsync(ctx, 400, "unable to upgrade connection: only WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) is supported").ConfigureAwait(false);
+            return;
+        }
+        var protocol = StreamProtocol.Negotiate(ctx.WebSockets.WebSocketRequestedProtocols);
+        if (protocol is null)
+        {
+            await TextAsync(ctx, 400, "unable to upgrade connection: none of the requested subprotocols is supported (v5.channel.k8s.io, v4.channel.k8s.io)").ConfigureAwait(false);
+            return;
+        }
+        using var ws = await ctx.WebSockets.AcceptWebSocketAsync(protocol).ConfigureAwait(false);
+        using var session = new StreamSession(ws, protocol, request, _logger);
+        Log.StreamStarted(_logger, exec ? "exec" : "attach", route.Namespace, route.Pod, route.Container, protocol, request.Tty);
+        await session.RunAsync(
+            size => exec ? _launcher.Start(view, request, size) : new LogAttachProcess(_logs, view, request.Stdin),
+            request.Command, ctx.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static Task TextAsync(HttpContext ctx, int code, string text)
+    {
+        ctx.Response.StatusCode = code;
+        ctx.Response.ContentType = "text/plain; charset=utf-8";
+        var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+        ctx.Response.ContentLength = bytes.Length;
+        return ctx.Response.Body.WriteAsync(bytes, ctx.RequestAborted).AsTask();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "kubelet API refused {Code} for {User} on {Path}")]
+        public static partial void Refused(ILogger logger, int code, string user, string path);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "{Kind} {Namespace}/{Pod}/{Container} over {Protocol} (tty {Tty})")]
+        public static partial void StreamStarted(ILogger logger, string kind, string @namespace, string pod, string container, string protocol, bool tty);
+
+        [LoggerMessage(Level = LogLevel.Debug, Message = "stream of {Path} ended: {Reason}")]
+        public static partial void StreamFailed(ILogger logger, string path, string reason);
+    }
+}

@@ -1,0 +1,253 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.RegularExpressions;
+
+namespace Switchboard.Node.Tests.KubeletApi;
+
+/// <summary>The real kubectl → in-process API server → proxy → in-process kubelet API → host processes and log files.</summary>
+public sealed class KubectlTests(KubeletFixture f) : IClassFixture<KubeletFixture>
+{
+    [Fact]
+    public async Task Exec_NonZeroExit_KubectlExitsWithItsCodeAndStreamsStaySeparate()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var r = await f.KubectlAsync(null, "exec", pod, "--", "sh", "-c", "echo out; echo err >&2; exit 3");
+        Assert.True(r.ExitCode == 3, r.ToString());
+        Assert.Equal("out\n", r.Stdout);
+        Assert.Contains("err\n", r.Stderr);
+        Assert.Contains("command terminated with exit code 3", r.Stderr);
+        Assert.DoesNotContain("err", r.Stdout);
+    }
+
+    [Fact]
+    public async Task Exec_Success_ExitZeroWithContainerEnvironmentAndWorkingDirectory()
+    {
+        var marker = "sbt-marker-" + Guid.NewGuid().ToString("N")[..6];
+        var pod = await f.CreatePodAsync(["main"], env: new Dictionary<string, string> { ["SBT_MARKER"] = marker });
+        var r = await f.KubectlAsync(null, "exec", pod, "--", "sh", "-c", "echo $SBT_MARKER $HOSTNAME; pwd; env | grep -c ^SBT_ ; echo ${HOME:-nohome}");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        // Who answered: the container's own environment (not the test process's) and its working directory.
+        Assert.Equal($"{marker} {pod}\n{f.Dir}\n1\nnohome\n", r.Stdout);
+    }
+
+    [Fact]
+    public async Task Exec_StdinPiped_ReachesCommandAndEofEndsIt()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var r = await f.KubectlAsync("hello\nworld\n", "exec", "-i", pod, "--", "sh", "-c", "tr a-z A-Z; echo eof-seen");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("HELLO\nWORLD\neof-seen\n", r.Stdout);
+    }
+
+    [Fact]
+    public async Task Exec_Tty_CommandGetsControllingTerminalWithClientSize()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var r = await f.KubectlInTerminalAsync($"stty cols 123 rows 45; kubectl exec -it {pod} -- sh -c 'tty; stty size; ps -o tty= -p $$'");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var lines = r.Stdout.Replace("\r", "", StringComparison.Ordinal).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var tty = Assert.Single(lines, l => l.StartsWith("/dev/pts/", StringComparison.Ordinal));
+        Assert.Contains("45 123", lines);
+        // The terminal is the shell's controlling terminal (ps reports it), not just its stdin.
+        Assert.Contains(tty["/dev/".Length..], lines);
+    }
+
+    [Fact]
+    public async Task Exec_TtyExitCode_Propagates()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var r = await f.KubectlInTerminalAsync($"kubectl exec -it {pod} -- sh -c 'exit 7'");
+        Assert.True(r.ExitCode == 7, r.ToString());
+    }
+
+    [Fact]
+    public async Task Exec_WrongContainer_UpstreamMessage()
+    {
+        var pod = await f.CreatePodAsync(["main", "side"]);
+        var r = await f.KubectlAsync(null, "exec", pod, "-c", "nope", "--", "true");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains($"container nope is not valid for pod {pod}", r.Stderr);
+    }
+
+    [Fact]
+    public async Task Exec_SecondContainer_RunsThere()
+    {
+        var pod = await f.CreatePodAsync(["main", "side"]);
+        f.Locator.Set(f.Locator.Find("default", pod, "side")! with { Environment = new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin", ["WHO"] = "side" } });
+        var r = await f.KubectlAsync(null, "exec", pod, "-c", "side", "--", "sh", "-c", "echo $WHO");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("side\n", r.Stdout);
+    }
+
+    [Fact]
+    public async Task Exec_UnboundPod_NoHostAssigned()
+    {
+        var pod = await f.CreatePodAsync(["main"], bound: false);
+        var r = await f.KubectlAsync(null, "exec", pod, "--", "true");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains($"pod {pod} does not have a host assigned", r.Stderr);
+    }
+
+    [Fact]
+    public async Task Exec_MissingProgram_ErrorNamesIt()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var r = await f.KubectlAsync(null, "exec", pod, "--", "sbt-no-such-program");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("sbt-no-such-program", r.Stderr);
+        Assert.Contains("executable file not found", r.Stderr);
+    }
+
+    [Fact]
+    public async Task Exec_ThroughInjectedDialer()
+    {
+        var before = f.Dials;
+        var pod = await f.CreatePodAsync(["main"]);
+        var r = await f.KubectlAsync(null, "exec", pod, "--", "true");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.True(f.Dials > before);
+    }
+
+    [Fact]
+    public async Task Logs_AllTailLimitTimestamps()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        await File.WriteAllTextAsync(f.LogPath(pod, "main"), "one\ntwo\nthree\n");
+        var all = await f.KubectlAsync(null, "logs", pod);
+        Assert.True(all.ExitCode == 0, all.ToString());
+        Assert.Equal("one\ntwo\nthree\n", all.Stdout);
+
+        var tail = await f.KubectlAsync(null, "logs", pod, "--tail=2");
+        Assert.Equal("two\nthree\n", tail.Stdout);
+
+        var limit = await f.KubectlAsync(null, "logs", pod, "--limit-bytes=5");
+        Assert.Equal("one\nt", limit.Stdout);
+
+        var ts = await f.KubectlAsync(null, "logs", pod, "--timestamps", "-c", "main");
+        var lines = ts.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.All(lines, l => Assert.Matches(new Regex(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (one|two|three)$"), l));
+    }
+
+    [Fact]
+    public async Task Logs_Previous_ServesLastRunOrUpstreamError()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var missing = await f.KubectlAsync(null, "logs", pod, "--previous");
+        Assert.NotEqual(0, missing.ExitCode);
+        Assert.Contains($"previous terminated container \"main\" in pod \"{pod}\" not found", missing.Stderr);
+
+        var previous = f.LogPath(pod, "main", 0);
+        await File.WriteAllTextAsync(previous, "crashed run\n");
+        var current = f.LogPath(pod, "main", 1);
+        await File.WriteAllTextAsync(current, "current run\n");
+        f.Locator.Set(f.Locator.Find("default", pod, "main")! with { PreviousLog = previous, CurrentLog = current });
+        Assert.Equal("crashed run\n", (await f.KubectlAsync(null, "logs", pod, "-p")).Stdout);
+        Assert.Equal("current run\n", (await f.KubectlAsync(null, "logs", pod)).Stdout);
+    }
+
+    [Fact]
+    public async Task Logs_Follow_StreamsAppendsUntilContainerStops()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var path = f.LogPath(pod, "main");
+        await File.WriteAllTextAsync(path, "before\n");
+        var follow = f.KubectlAsync(null, "logs", "-f", pod);
+        // kubectl keeps following until the container stops; everything written meanwhile arrives.
+        for (var i = 0; i < 5; i++)
+        {
+            await Task.Delay(100);
+            await File.AppendAllTextAsync(path, $"during {i}\n");
+        }
+        Assert.False(follow.IsCompleted);
+        await File.AppendAllTextAsync(path, "last\n");
+        f.Locator.Set(f.Locator.Find("default", pod, "main")! with { Running = false });
+        var r = await follow.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("before\nduring 0\nduring 1\nduring 2\nduring 3\nduring 4\nlast\n", r.Stdout);
+    }
+
+    [Fact]
+    public async Task Logs_WrongContainer_UpstreamMessage()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var r = await f.KubectlAsync(null, "logs", pod, "-c", "nope");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains($"container nope is not valid for pod {pod}", r.Stderr);
+    }
+
+    [Fact]
+    public async Task Logs_UnboundPod_Empty()
+    {
+        var pod = await f.CreatePodAsync(["main"], bound: false);
+        var r = await f.KubectlAsync(null, "logs", pod);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("", r.Stdout);
+    }
+
+    [Fact]
+    public async Task Attach_StreamsNewOutputUntilContainerStops()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var path = f.LogPath(pod, "main");
+        await File.WriteAllTextAsync(path, "old output\n");
+        var attach = f.KubectlAsync(null, "attach", pod);
+        await KubeletFixture.WaitUntilOpenAsync(path, attach);
+        await File.AppendAllTextAsync(path, "new output\n");
+        f.Locator.Set(f.Locator.Find("default", pod, "main")! with { Running = false });
+        var r = await attach.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("new output", r.Stdout);
+        Assert.DoesNotContain("old output", r.Stdout);
+    }
+
+    [Fact]
+    public async Task KubeletApi_OnlyTheApiServersCertificate()
+    {
+        var url = new Uri($"https://127.0.0.1:{f.Kubelet.Port}/healthz");
+        using (var anonymous = Client(null))
+        {
+            var r = await anonymous.GetAsync(url);
+            Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode);
+            Assert.Equal("Unauthorized", await r.Content.ReadAsStringAsync());
+        }
+        using var foreignCa = TestCertificates.Ca("sbt-foreign");
+        using (var foreign = Client(TestCertificates.Leaf(foreignCa, "O=system:masters, CN=kube-apiserver-kubelet-client")))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await foreign.GetAsync(url)).StatusCode);
+        }
+        using (var admin = Client(f.Api.Host.Pki.KubeletClientCertificate))
+        {
+            var r = await admin.GetAsync(url);
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            Assert.Equal("ok", await r.Content.ReadAsStringAsync());
+        }
+    }
+
+    [Fact]
+    public async Task KubeletApi_LogsWithoutCertificate_Refused()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        await File.WriteAllTextAsync(f.LogPath(pod, "main"), "secret\n");
+        using var anonymous = Client(null);
+        var r = await anonymous.GetAsync(new Uri($"https://127.0.0.1:{f.Kubelet.Port}/containerLogs/default/{pod}/main"));
+        Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode);
+        Assert.DoesNotContain("secret", await r.Content.ReadAsStringAsync());
+        using var admin = Client(f.Api.Host.Pki.KubeletClientCertificate);
+        Assert.Equal("secret\n", await admin.GetStringAsync(new Uri($"https://127.0.0.1:{f.Kubelet.Port}/containerLogs/default/{pod}/main")));
+    }
+
+    private static HttpClient Client(X509Certificate2? cert)
+    {
+        var handler = new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, _, _, _) => true,
+            ClientCertificateOptions = ClientCertificateOption.Manual,
+        };
+        if (cert is not null)
+        {
+            handler.ClientCertificates.Add(cert);
+        }
+        return new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+    }
+}
