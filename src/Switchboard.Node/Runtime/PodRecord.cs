@@ -28,6 +28,9 @@ internal sealed class PodRecord
 
     public DateTime? StartTime { get; set; }
 
+    /// <summary>All init containers completed (kubelet does not run them again while the sandbox lives).</summary>
+    public bool Initialized { get; set; }
+
     public Dictionary<string, ContainerRecord> Containers { get; set; } = [];
 
     public void Save(string podDir)
@@ -90,6 +93,9 @@ internal sealed class ContainerRecord
     public string? LogPath { get; set; }
 
     public string? PreviousLogPath { get; set; }
+
+    /// <summary>An init container with restartPolicy Always (a sidecar): restarted whenever it exits.</summary>
+    public bool Sidecar { get; set; }
 
     [JsonIgnore]
     public ProcessId? Process => Pid is { } pid ? new ProcessId(pid, PidStartTime ?? 0) : null;

@@ -169,9 +169,12 @@ internal sealed partial class PodWorker
             }
             if (_record.SandboxReady)
             {
-                foreach (var c in pod.Spec?.Containers ?? [])
+                if (await InitializeAsync(pod, now, ct).ConfigureAwait(false))
                 {
-                    await MaybeStartAsync(pod, c, now, ct).ConfigureAwait(false);
+                    foreach (var c in pod.Spec?.Containers ?? [])
+                    {
+                        await MaybeStartAsync(pod, c, now, ct).ConfigureAwait(false);
+                    }
                 }
                 await RunProbesAsync(pod, ct).ConfigureAwait(false);
                 PollContainers(pod, _s.Time.GetUtcNow().UtcDateTime);
@@ -331,11 +334,58 @@ internal sealed partial class PodWorker
         _ = pod;
     }
 
-    private static bool ShouldRun(V1Pod pod, ContainerRecord c)
+    /// <summary>
+    /// Init containers run one at a time, in order, each to a successful exit, before any app container (kubelet's
+    /// computeInitContainerActions); a sidecar (restartPolicy Always) counts as done once it runs and keeps running.
+    /// </summary>
+    private async Task<bool> InitializeAsync(V1Pod pod, DateTime now, CancellationToken ct)
+    {
+        var inits = pod.Spec?.InitContainers ?? [];
+        if (_record.Initialized)
+        {
+            foreach (var sidecar in inits.Where(IsSidecar))
+            {
+                await MaybeStartAsync(pod, sidecar, now, ct, init: true).ConfigureAwait(false);
+            }
+            return true;
+        }
+        foreach (var init in inits)
+        {
+            var c = Container(init.Name);
+            if (IsSidecar(init))
+            {
+                await MaybeStartAsync(pod, init, now, ct, init: true).ConfigureAwait(false);
+                if (c.Pid is null)
+                {
+                    return false;
+                }
+                continue;
+            }
+            if (c.Pid is null && c.Terminated is { ExitCode: 0 })
+            {
+                continue;
+            }
+            if (c.Pid is null)
+            {
+                await MaybeStartAsync(pod, init, now, ct, init: true).ConfigureAwait(false);
+            }
+            return false;
+        }
+        _record.Initialized = true;
+        return true;
+    }
+
+    private static bool IsSidecar(V1Container init) => init.RestartPolicy == "Always";
+
+    private static bool ShouldRun(V1Pod pod, ContainerRecord c, bool init = false)
     {
         if (c.Runs == 0)
         {
             return true;
+        }
+        if (init)
+        {
+            return c.Sidecar || c.Terminated is { ExitCode: not 0 } && pod.Spec?.RestartPolicy != "Never";
         }
         return (pod.Spec?.RestartPolicy ?? "Always") switch
         {
@@ -345,10 +395,11 @@ internal sealed partial class PodWorker
         };
     }
 
-    private async Task MaybeStartAsync(V1Pod pod, V1Container container, DateTime now, CancellationToken ct)
+    private async Task MaybeStartAsync(V1Pod pod, V1Container container, DateTime now, CancellationToken ct, bool init = false)
     {
         var c = Container(container.Name);
-        if (c.Pid is not null || !ShouldRun(pod, c) || (c.BackoffUntil is { } until && until > now))
+        c.Sidecar = init && IsSidecar(container);
+        if (c.Pid is not null || !ShouldRun(pod, c, init) || (c.BackoffUntil is { } until && until > now))
         {
             return;
         }
@@ -583,6 +634,12 @@ internal sealed partial class PodWorker
 
     internal string Phase(V1Pod pod)
     {
+        if (!_record.Initialized && pod.Spec?.InitContainers is { Count: > 0 } inits)
+        {
+            // An init container that failed and will not be retried fails the Pod.
+            var failed = pod.Spec.RestartPolicy == "Never" && inits.Any(i => !IsSidecar(i) && _record.Containers.TryGetValue(i.Name, out var r) && r.Pid is null && r.Terminated is { ExitCode: not 0 });
+            return failed ? "Failed" : "Pending";
+        }
         int running = 0, waiting = 0, stopped = 0, succeeded = 0;
         foreach (var spec in pod.Spec?.Containers ?? [])
         {
@@ -651,6 +708,18 @@ internal sealed partial class PodWorker
                 notReady.Add(spec.Name);
             }
         }
+        var initStatuses = new List<V1ContainerStatus>();
+        var incomplete = new List<string>();
+        foreach (var spec in pod.Spec?.InitContainers ?? [])
+        {
+            var status = ContainerStatus(pod, spec, Container(spec.Name), init: true);
+            initStatuses.Add(status);
+            if (!(status.State.Terminated is { ExitCode: 0 } || IsSidecar(spec) && status.State.Running is not null))
+            {
+                incomplete.Add(spec.Name);
+            }
+        }
+        var initialized = _record.Initialized || pod.Spec?.InitContainers is not { Count: > 0 };
         var terminal = phase is "Succeeded" or "Failed";
         var containersReady = notReady.Count == 0 && !terminal;
         var gates = (pod.Spec?.ReadinessGates ?? []).Select(g => g.ConditionType).ToList();
@@ -660,7 +729,7 @@ internal sealed partial class PodWorker
         var conditions = new List<V1PodCondition>
         {
             Condition(old, "PodReadyToStartContainers", _record.SandboxReady || terminal && _record.Containers.Count > 0 ? "True" : "False", null, null),
-            Condition(old, "Initialized", "True", null, null),
+            Condition(old, "Initialized", initialized ? "True" : "False", initialized ? null : "ContainersNotInitialized", initialized ? null : $"containers with incomplete status: [{string.Join(' ', incomplete)}]"),
             Condition(old, "Ready", containersReady && failedGates.Count == 0 ? "True" : "False",
                 terminal ? "PodCompleted" : !containersReady ? "ContainersNotReady" : failedGates.Count > 0 ? "ReadinessGatesNotReady" : null,
                 terminal ? null : !containersReady ? notReadyMessage : failedGates.Count > 0 ? $"corresponding condition of pod readiness gate \"{failedGates[0]}\" does not exist." : null),
@@ -677,6 +746,7 @@ internal sealed partial class PodWorker
             PodIPs = _record.PodIps.Count == 0 ? null : _record.PodIps.Select(ip => new V1PodIP { Ip = ip }).ToList(),
             StartTime = _record.StartTime,
             ContainerStatuses = statuses,
+            InitContainerStatuses = initStatuses.Count > 0 ? initStatuses : null,
             QosClass = pod.Status?.QosClass ?? "BestEffort",
         };
     }
@@ -694,7 +764,7 @@ internal sealed partial class PodWorker
         };
     }
 
-    private V1ContainerStatus ContainerStatus(V1Pod pod, V1Container spec, ContainerRecord c)
+    private V1ContainerStatus ContainerStatus(V1Pod pod, V1Container spec, ContainerRecord c, bool init = false)
     {
         var state = new V1ContainerState();
         bool ready = false, started = false;
@@ -708,7 +778,7 @@ internal sealed partial class PodWorker
         {
             state.Waiting = new V1ContainerStateWaiting { Reason = c.WaitingReason, Message = c.WaitingMessage };
         }
-        else if (c.Terminated is { } t && ShouldRun(pod, c) && Phase(pod) is not ("Succeeded" or "Failed"))
+        else if (c.Terminated is { } t && ShouldRun(pod, c, init) && Phase(pod) is not ("Succeeded" or "Failed"))
         {
             var delay = c.BackoffUntil is { } until ? until - _s.Time.GetUtcNow().UtcDateTime : TimeSpan.Zero;
             state.Waiting = delay > TimeSpan.Zero
@@ -725,7 +795,13 @@ internal sealed partial class PodWorker
         }
         else
         {
-            state.Waiting = new V1ContainerStateWaiting { Reason = "ContainerCreating" };
+            var initializing = !init && !_record.Initialized && pod.Spec?.InitContainers is { Count: > 0 };
+            state.Waiting = new V1ContainerStateWaiting { Reason = initializing ? "PodInitializing" : "ContainerCreating" };
+        }
+        if (init && !IsSidecar(spec) && state.Terminated is { ExitCode: 0 })
+        {
+            // A completed init container reports ready, as kubelet does.
+            ready = true;
         }
         var last = new V1ContainerState();
         var lastTerm = state.Waiting is not null && c.Terminated is not null ? c.Terminated : c.LastTerminated;

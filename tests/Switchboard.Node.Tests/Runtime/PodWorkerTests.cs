@@ -390,3 +390,93 @@ public sealed class PodWorkerTests : IDisposable
         Assert.Equal(["/usr/bin/nsenter", "--mount=" + Path.Combine(worker.PodDir, "mnt"), "--", "sleep", "1000"], _launcher.Started[0].Argv);
     }
 }
+
+public sealed class PodWorkerInitTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "sbt-init-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly FakeTimeProvider _time = new();
+    private readonly FakeLauncher _launcher = new();
+    private readonly FakePodApi _api = new();
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir))
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+
+    private PodWorker Worker(V1Pod pod) => new(
+        new RuntimeServices(new RuntimeOptions { NodeName = "n1", DataDir = _dir, NetnsPrefix = "sb-test01" }, new FakeSandboxes(), _launcher, new FakeProber(), _api, new FakeDependencies(), _time, NullLogger.Instance)
+        {
+            Cni = new FakeCni(),
+            Agnhost = "agnhost",
+        },
+        new PodRecord { Namespace = "default", Name = "p", Uid = "u", Netns = "sb-test01-pxxxx" },
+        pod);
+
+    private static V1Pod Pod(string policy) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = "p", NamespaceProperty = "default", Uid = "u" },
+        Spec = new V1PodSpec
+        {
+            RestartPolicy = policy,
+            InitContainers = [new V1Container { Name = "i1", Image = "x", Command = ["one"] }, new V1Container { Name = "i2", Image = "x", Command = ["two"] }],
+            Containers = [new V1Container { Name = "app", Image = "x", Command = ["app"] }],
+        },
+    };
+
+    [Fact]
+    public async Task Sync_InitContainers_RunOneAfterAnotherThenApp()
+    {
+        var pod = Pod("Always");
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(["one"], _launcher.Started.Select(s => s.Argv[^1]));
+        var s = _api.Statuses["u"];
+        Assert.Equal("Pending", s.Phase);
+        var initialized = s.Conditions.Single(c => c.Type == "Initialized");
+        Assert.Equal("False", initialized.Status);
+        Assert.Equal("ContainersNotInitialized", initialized.Reason);
+        Assert.Equal("containers with incomplete status: [i1 i2]", initialized.Message);
+        Assert.Equal("PodInitializing", s.ContainerStatuses[0].State.Waiting.Reason);
+
+        _launcher.Exit(worker.Record.Containers["i1"].Pid!.Value, 0);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(["one", "two"], _launcher.Started.Select(x => x.Argv[^1]));
+        Assert.Equal("Completed", _api.Statuses["u"].InitContainerStatuses[0].State.Terminated.Reason);
+        Assert.True(_api.Statuses["u"].InitContainerStatuses[0].Ready);
+
+        _launcher.Exit(worker.Record.Containers["i2"].Pid!.Value, 0);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(["one", "two", "app"], _launcher.Started.Select(x => x.Argv[^1]));
+        s = _api.Statuses["u"];
+        Assert.Equal("Running", s.Phase);
+        Assert.Equal("True", s.Conditions.Single(c => c.Type == "Initialized").Status);
+    }
+
+    [Fact]
+    public async Task Sync_InitFailsWithNever_PodFailed()
+    {
+        var pod = Pod("Never");
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        _launcher.Exit(worker.Record.Containers["i1"].Pid!.Value, 1);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal("Failed", _api.Statuses["u"].Phase);
+        Assert.Single(_launcher.Started);
+    }
+
+    [Fact]
+    public async Task Sync_InitFailsWithAlways_RestartedAndAppWaits()
+    {
+        var pod = Pod("Always");
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        _launcher.Exit(worker.Record.Containers["i1"].Pid!.Value, 1);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(["one", "one"], _launcher.Started.Select(x => x.Argv[^1]));
+        Assert.Equal(1, _api.Statuses["u"].InitContainerStatuses[0].RestartCount);
+        Assert.Equal("Pending", _api.Statuses["u"].Phase);
+    }
+}
