@@ -4,10 +4,11 @@ using k8s;
 using Microsoft.Extensions.Logging;
 using Switchboard.Cli.Logging;
 using Switchboard.Node.Agent;
+using Switchboard.Node.Runtime;
 
 namespace Switchboard.Cli;
 
-/// <summary>`switchboard agent`: one node (ARCHITECTURE.md §1). This slice registers the Node and renews its Lease.</summary>
+/// <summary>`switchboard agent`: one node (ARCHITECTURE.md §1): the Node and its Lease, and the Pod runtime.</summary>
 internal static class AgentCommand
 {
     public static Command Create()
@@ -17,16 +18,18 @@ internal static class AgentCommand
         var nodeIp = new Option<string?>("--node-ip") { Description = "Node IPs, comma-separated (one per family)" };
         var zone = new Option<string?>("--zone") { Description = "topology.kubernetes.io/zone label" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Node state directory (logs, CNI state, pods)" };
-        var clusterDns = new Option<string?>("--cluster-dns") { Description = "Cluster DNS Service IP (for Pods; not used yet)" };
-        var clusterDomain = new Option<string>("--cluster-domain") { Description = "Cluster DNS domain (not used yet)", DefaultValueFactory = _ => "cluster.local" };
-        var podCidr = new Option<string?>("--pod-cidr") { Description = "Pod CIDR override where there is no node IPAM (not used yet)" };
-        var cniBinDir = new Option<string>("--cni-bin-dir") { Description = "CNI plugin directory (not used yet)", DefaultValueFactory = _ => "/usr/lib/cni" };
+        var clusterDns = new Option<string?>("--cluster-dns") { Description = "Cluster DNS Service IPs for Pods' resolv.conf, comma-separated" };
+        var clusterDomain = new Option<string>("--cluster-domain") { Description = "Cluster DNS domain", DefaultValueFactory = _ => "cluster.local" };
+        var podCidr = new Option<string?>("--pod-cidr") { Description = "Pod CIDRs (comma-separated, one per family) where there is no node IPAM" };
+        var cniBinDir = new Option<string>("--cni-bin-dir") { Description = "CNI plugin directory", DefaultValueFactory = _ => "/usr/lib/cni" };
+        var netnsPrefix = new Option<string?>("--netns-prefix") { Description = "Prefix of Pod network namespaces (<prefix>-p<hash>); default sb- + 6 hex of the node name" };
+        var agnhostPath = new Option<string?>("--agnhost-path") { Description = "The switchboard-agnhost executable (default: next to switchboard, else on PATH)" };
         var metrics = new Option<string>("--metrics-bind-address") { Description = "Proxy metrics address (not served yet)", DefaultValueFactory = _ => ":10249" };
         var healthz = new Option<string>("--healthz-bind-address") { Description = "Proxy healthz address (not served yet)", DefaultValueFactory = _ => ":10256" };
         var kubeletPort = new Option<int>("--kubelet-port") { Description = "Kubelet API port, published in the Node's daemonEndpoints", DefaultValueFactory = _ => 10250 };
-        var cmd = new Command("agent", "Run one node: registers a Node and renews its Lease (Pods and the service proxy come later).")
+        var cmd = new Command("agent", "Run one node: registers a Node, renews its Lease and runs its Pods (the service proxy comes later).")
         {
-            kubeconfig, nodeName, nodeIp, zone, dataDir, clusterDns, clusterDomain, podCidr, cniBinDir, metrics, healthz, kubeletPort,
+            kubeconfig, nodeName, nodeIp, zone, dataDir, clusterDns, clusterDomain, podCidr, cniBinDir, metrics, healthz, kubeletPort, netnsPrefix, agnhostPath,
         };
         cmd.SetAction(async (r, ct) =>
         {
@@ -38,6 +41,31 @@ internal static class AgentCommand
                     await Console.Error.WriteLineAsync($"switchboard agent: --node-ip {ip} is not an IP address").ConfigureAwait(false);
                     return CliApp.UsageError;
                 }
+            }
+            var dnsIps = (r.GetValue(clusterDns) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var ip in dnsIps)
+            {
+                if (!System.Net.IPAddress.TryParse(ip, out _))
+                {
+                    await Console.Error.WriteLineAsync($"switchboard agent: --cluster-dns {ip} is not an IP address").ConfigureAwait(false);
+                    return CliApp.UsageError;
+                }
+            }
+            var cidrs = (r.GetValue(podCidr) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var cidr in cidrs)
+            {
+                var slash = cidr.IndexOf('/', StringComparison.Ordinal);
+                if (slash < 0 || !System.Net.IPAddress.TryParse(cidr[..slash], out _) || !int.TryParse(cidr[(slash + 1)..], out _))
+                {
+                    await Console.Error.WriteLineAsync($"switchboard agent: --pod-cidr {cidr} is not a CIDR").ConfigureAwait(false);
+                    return CliApp.UsageError;
+                }
+            }
+            var prefix = r.GetValue(netnsPrefix) ?? RuntimeOptions.DefaultNetnsPrefix(r.GetValue(nodeName)!);
+            if (RuntimeOptions.ValidatePrefix(prefix) is { } prefixError)
+            {
+                await Console.Error.WriteLineAsync($"switchboard agent: --netns-prefix {prefix} {prefixError}").ConfigureAwait(false);
+                return CliApp.UsageError;
             }
             var options = new AgentOptions { NodeName = r.GetValue(nodeName)!, NodeIps = ips, Zone = r.GetValue(zone), KubeletPort = r.GetValue(kubeletPort) };
             var dir = r.GetValue(dataDir);
@@ -61,7 +89,22 @@ internal static class AgentCommand
                 stop.Cancel();
             });
             var agent = new NodeAgent(client, options, TimeProvider.System, loggers.CreateLogger<NodeAgent>());
-            await agent.RunAsync(stop.Token).ConfigureAwait(false);
+            var runtimeOptions = new RuntimeOptions
+            {
+                NodeName = options.NodeName,
+                DataDir = dir ?? Path.Combine("/var/lib/switchboard", options.NodeName),
+                NetnsPrefix = prefix,
+                CniBinDir = r.GetValue(cniBinDir)!,
+                ClusterDns = dnsIps,
+                ClusterDomain = r.GetValue(clusterDomain)!,
+                NodeIps = ips,
+                PodCidrOverride = cidrs,
+                AgnhostPath = r.GetValue(agnhostPath),
+                CaPem = config.SslCaCerts is { Count: > 0 } cas ? string.Concat(cas.Select(c => c.ExportCertificatePem() + "\n")) : null,
+            };
+            // The kubelet API (another slice) serves exec/logs through host.Runtime, the IContainerLocator.
+            using var host = new PodRuntimeHost(client, runtimeOptions, TimeProvider.System, loggers);
+            await Task.WhenAll(agent.RunAsync(stop.Token), host.RunAsync(stop.Token)).ConfigureAwait(false);
             return 0;
         });
         return cmd;

@@ -1,0 +1,482 @@
+using k8s.Models;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using Switchboard.Node.Runtime;
+
+namespace Switchboard.Node.Tests.Runtime;
+
+/// <summary>The Pod state machine with fake kernel effects and virtual time.</summary>
+public sealed class PodWorkerTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "sbt-worker-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly FakeLauncher _launcher = new();
+    private readonly FakeCni _cni = new();
+    private readonly FakeSandboxes _sandboxes = new();
+    private readonly FakePodApi _api = new();
+    private readonly FakeProber _prober = new();
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir))
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+
+    private PodWorker Worker(V1Pod pod)
+    {
+        var services = new RuntimeServices(
+            new RuntimeOptions { NodeName = "n1", DataDir = _dir, NetnsPrefix = "sb-test01", NodeIps = ["172.18.0.11", "fd00:172:18::11"], ClusterDns = ["10.96.0.10"] },
+            _sandboxes, _launcher, _prober, _api, new FakeDependencies(), _time, NullLogger.Instance)
+        {
+            Cni = _cni,
+            Agnhost = "/x/switchboard-agnhost",
+            Node = new NodeResources(2, 1024, 0),
+        };
+        return new PodWorker(services, new PodRecord { Namespace = "default", Name = pod.Metadata.Name, Uid = pod.Metadata.Uid, Netns = PodNames.Netns("sb-test01", pod.Metadata.Uid) }, pod);
+    }
+
+    private static V1Pod Pod(string restartPolicy = "Always", params V1Container[] containers) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = "p", NamespaceProperty = "default", Uid = "uid-1" },
+        Spec = new V1PodSpec
+        {
+            NodeName = "n1",
+            RestartPolicy = restartPolicy,
+            TerminationGracePeriodSeconds = 30,
+            Containers = containers.Length > 0 ? containers : [new V1Container { Name = "c", Image = "busybox", Command = ["sleep", "1000"] }],
+        },
+    };
+
+    private V1PodStatus Status(V1Pod pod) => _api.Statuses[pod.Metadata.Uid];
+
+    [Fact]
+    public async Task Sync_NewPod_SandboxCniThenContainerThroughThePrefix_RunningWithIps()
+    {
+        var pod = Pod();
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(["create " + worker.Record.Netns, "files " + worker.Record.Netns], _sandboxes.Calls);
+        Assert.Equal(["ADD uid-1"], _cni.Calls);
+        var argv = _launcher.Started.Single().Argv;
+        Assert.Equal(["/usr/bin/nsenter", "--mount=" + Path.Combine(worker.PodDir, "mnt"), "--", "/usr/sbin/ip", "netns", "exec", worker.Record.Netns, "/usr/bin/nsenter", "--uts=" + Path.Combine(worker.PodDir, "uts"), "--", "sleep", "1000"], argv);
+        Assert.Equal(Path.Combine(worker.PodDir, "c", "0.log"), _launcher.Started[0].LogPath);
+        var s = Status(pod);
+        Assert.Equal("Running", s.Phase);
+        Assert.Equal("10.244.1.5", s.PodIP);
+        Assert.Equal(["10.244.1.5", "fd00::5"], s.PodIPs.Select(i => i.Ip));
+        Assert.Equal(["172.18.0.11", "fd00:172:18::11"], s.HostIPs.Select(i => i.Ip));
+        Assert.Equal(["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"], s.Conditions.Select(c => c.Type));
+        Assert.All(s.Conditions, c => Assert.Equal("True", c.Status));
+        var cs = s.ContainerStatuses.Single();
+        Assert.NotNull(cs.State.Running);
+        Assert.True(cs.Ready);
+        Assert.True(cs.Started);
+        Assert.StartsWith("switchboard://", cs.ContainerID, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(worker.PodDir, "state.json")));
+    }
+
+    [Fact]
+    public async Task Sync_NothingChanged_StatusWrittenOnce()
+    {
+        var worker = Worker(Pod());
+        await worker.SyncAsync(CancellationToken.None);
+        await worker.SyncAsync(CancellationToken.None);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(1, _api.StatusWrites);
+    }
+
+    [Fact]
+    public async Task Sync_CniAddFails_EventDelThenRetryWithBackoff()
+    {
+        _cni.FailAdds = 1;
+        var pod = Pod();
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Contains(_api.Events, e => e.Reason == "FailedCreatePodSandBox" && e.Type == "Warning" && e.Message.Contains("no IP addresses", StringComparison.Ordinal));
+        Assert.Equal(["ADD uid-1", "DEL uid-1"], _cni.Calls);
+        Assert.Equal("Pending", Status(pod).Phase);
+        Assert.Equal("False", Status(pod).Conditions.Single(c => c.Type == "PodReadyToStartContainers").Status);
+        Assert.Empty(_launcher.Started);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(2, _cni.Calls.Count);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal("ADD uid-1", _cni.Calls[^1]);
+        Assert.Single(_launcher.Started);
+    }
+
+    [Fact]
+    public async Task Sync_CrashingContainer_ImmediateRestartThenBackOff10sDoubling()
+    {
+        var pod = Pod();
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        var pid = worker.Record.Containers["c"].Pid!.Value;
+        _launcher.Exit(pid, 1);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(2, _launcher.Started.Count);
+        var c = Status(pod).ContainerStatuses.Single();
+        Assert.Equal(1, c.RestartCount);
+        Assert.Equal(1, c.LastState.Terminated.ExitCode);
+        Assert.Equal("Error", c.LastState.Terminated.Reason);
+        Assert.Equal(Path.Combine(worker.PodDir, "c", "1.log"), _launcher.Started[1].LogPath);
+
+        _launcher.Exit(worker.Record.Containers["c"].Pid!.Value, 2);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(2, _launcher.Started.Count);
+        c = Status(pod).ContainerStatuses.Single();
+        Assert.Equal("CrashLoopBackOff", c.State.Waiting.Reason);
+        Assert.StartsWith("back-off 10s restarting failed container=c pod=p_default(uid-1)", c.State.Waiting.Message, StringComparison.Ordinal);
+        Assert.Equal(2, c.LastState.Terminated.ExitCode);
+        Assert.Equal("Running", Status(pod).Phase);
+        Assert.Equal("False", Status(pod).Conditions.Single(x => x.Type == "Ready").Status);
+
+        _time.Advance(TimeSpan.FromSeconds(9));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(2, _launcher.Started.Count);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(3, _launcher.Started.Count);
+        Assert.Equal(2, Status(pod).ContainerStatuses.Single().RestartCount);
+
+        _launcher.Exit(worker.Record.Containers["c"].Pid!.Value, 1);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.StartsWith("back-off 20s", Status(pod).ContainerStatuses.Single().State.Waiting.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sync_ContainerRanTenMinutes_BackOffResets()
+    {
+        var worker = Worker(Pod());
+        await worker.SyncAsync(CancellationToken.None);
+        _launcher.Exit(worker.Record.Containers["c"].Pid!.Value, 1);
+        await worker.SyncAsync(CancellationToken.None);
+        _time.Advance(TimeSpan.FromMinutes(11));
+        _launcher.Exit(worker.Record.Containers["c"].Pid!.Value, 1);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(3, _launcher.Started.Count);
+    }
+
+    [Theory]
+    [InlineData("Never", 0, "Succeeded", "Completed")]
+    [InlineData("Never", 3, "Failed", "Error")]
+    [InlineData("OnFailure", 0, "Succeeded", "Completed")]
+    public async Task Sync_RestartPolicy_TerminalPhaseAndTeardown(string policy, int exitCode, string phase, string reason)
+    {
+        var pod = Pod(policy);
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        _launcher.Exit(worker.Record.Containers["c"].Pid!.Value, exitCode);
+        await worker.SyncAsync(CancellationToken.None);
+        var s = Status(pod);
+        Assert.Equal(phase, s.Phase);
+        Assert.Equal(exitCode, s.ContainerStatuses[0].State.Terminated.ExitCode);
+        Assert.Equal(reason, s.ContainerStatuses[0].State.Terminated.Reason);
+        Assert.Equal("PodCompleted", s.Conditions.Single(c => c.Type == "Ready").Reason);
+        Assert.Single(_launcher.Started);
+        Assert.Equal("DEL uid-1", _cni.Calls[^1]);
+        Assert.Contains("remove " + worker.Record.Netns, _sandboxes.Calls);
+    }
+
+    [Fact]
+    public async Task Sync_OnFailureWithFailure_Restarts()
+    {
+        var worker = Worker(Pod("OnFailure"));
+        await worker.SyncAsync(CancellationToken.None);
+        _launcher.Exit(worker.Record.Containers["c"].Pid!.Value, 1);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(2, _launcher.Started.Count);
+    }
+
+    [Fact]
+    public async Task Sync_ReadinessProbe_ThresholdsDecideReady()
+    {
+        var probe = new V1Probe { Exec = new V1ExecAction { Command = ["true"] }, InitialDelaySeconds = 5, PeriodSeconds = 2, FailureThreshold = 2, SuccessThreshold = 1 };
+        var pod = Pod("Always", new V1Container { Name = "c", Image = "x", Command = ["sleep"], ReadinessProbe = probe });
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.False(Status(pod).ContainerStatuses[0].Ready);
+        _time.Advance(TimeSpan.FromSeconds(5));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.True(Status(pod).ContainerStatuses[0].Ready);
+        Assert.Equal("True", Status(pod).Conditions.Single(c => c.Type == "Ready").Status);
+        _prober.Result = (_, _) => false;
+        _time.Advance(TimeSpan.FromSeconds(2));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.True(Status(pod).ContainerStatuses[0].Ready);
+        _time.Advance(TimeSpan.FromSeconds(2));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.False(Status(pod).ContainerStatuses[0].Ready);
+        Assert.Equal("containers with unready status: [c]", Status(pod).Conditions.Single(c => c.Type == "Ready").Message);
+        Assert.Contains(_api.Events, e => e.Reason == "Unhealthy" && e.Message.StartsWith("Readiness probe failed", StringComparison.Ordinal));
+        Assert.Single(_launcher.Started);
+    }
+
+    [Fact]
+    public async Task Sync_LivenessFailure_KillsAndRestartsTheContainer()
+    {
+        var probe = new V1Probe { HttpGet = new V1HTTPGetAction { Port = 80 }, PeriodSeconds = 1, FailureThreshold = 3 };
+        var pod = Pod("Always", new V1Container { Name = "c", Image = "x", Command = ["sleep"], LivenessProbe = probe });
+        _prober.Result = (_, _) => false;
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        var first = worker.Record.Containers["c"].Pid!.Value;
+        // The first probe ran at the start (no initial delay): failure 1; two more periods reach the threshold.
+        for (var i = 0; i < 1; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            await worker.SyncAsync(CancellationToken.None);
+        }
+        Assert.Empty(_launcher.Signals);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal((first, 15), _launcher.Signals.Single());
+        Assert.Contains(_api.Events, e => e.Reason == "Killing" && e.Message.Contains("failed liveness probe", StringComparison.Ordinal));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(2, _launcher.Started.Count);
+        Assert.Equal(143, Status(pod).ContainerStatuses[0].LastState.Terminated.ExitCode);
+        Assert.Equal(1, Status(pod).ContainerStatuses[0].RestartCount);
+    }
+
+    [Fact]
+    public async Task Sync_StartupProbe_GatesReadinessUntilItSucceeds()
+    {
+        var pod = Pod("Always", new V1Container
+        {
+            Name = "c",
+            Image = "x",
+            Command = ["sleep"],
+            StartupProbe = new V1Probe { Exec = new V1ExecAction { Command = ["true"] }, PeriodSeconds = 1 },
+            ReadinessProbe = new V1Probe { TcpSocket = new V1TCPSocketAction { Port = 80 }, PeriodSeconds = 1 },
+        });
+        var worker = Worker(pod);
+        _prober.Result = (_, p) => p.Exec is null;
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.False(Status(pod).ContainerStatuses[0].Started);
+        Assert.False(Status(pod).ContainerStatuses[0].Ready);
+        _prober.Result = (_, _) => true;
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.True(Status(pod).ContainerStatuses[0].Started);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.True(Status(pod).ContainerStatuses[0].Ready);
+    }
+
+    [Fact]
+    public async Task Sync_ReadinessGateNotTrue_PodNotReady()
+    {
+        var pod = Pod();
+        pod.Spec.ReadinessGates = [new V1PodReadinessGate { ConditionType = "example.com/lb" }];
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        var ready = Status(pod).Conditions.Single(c => c.Type == "Ready");
+        Assert.Equal("False", ready.Status);
+        Assert.Equal("ReadinessGatesNotReady", ready.Reason);
+        Assert.Equal("True", Status(pod).Conditions.Single(c => c.Type == "ContainersReady").Status);
+        pod.Status = new V1PodStatus { Conditions = [new V1PodCondition { Type = "example.com/lb", Status = "True" }] };
+        worker.Update(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal("True", Status(pod).Conditions.Single(c => c.Type == "Ready").Status);
+    }
+
+    [Fact]
+    public async Task Sync_UnsupportedImageAndMissingConfig_WaitingReasons()
+    {
+        var pod = Pod("Always",
+            new V1Container { Name = "nginx", Image = "nginx" },
+            new V1Container { Name = "cfg", Image = "x", Command = ["sleep"], EnvFrom = [new V1EnvFromSource { ConfigMapRef = new V1ConfigMapEnvSource { Name = "missing" } }] });
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        var s = Status(pod);
+        Assert.Equal("Pending", s.Phase);
+        Assert.Equal("ImageNotSupported", s.ContainerStatuses[0].State.Waiting.Reason);
+        Assert.Equal("CreateContainerConfigError", s.ContainerStatuses[1].State.Waiting.Reason);
+        Assert.Equal("configmap \"missing\" not found", s.ContainerStatuses[1].State.Waiting.Message);
+        Assert.Empty(_launcher.Started);
+    }
+
+    [Fact]
+    public async Task Sync_DeletionTimestamp_PreStopSigtermDelThenDeleteWithGraceZero()
+    {
+        var pod = Pod("Always", new V1Container
+        {
+            Name = "c",
+            Image = "x",
+            Command = ["sleep"],
+            Lifecycle = new V1Lifecycle { PreStop = new V1LifecycleHandler { Exec = new V1ExecAction { Command = ["true"] } } },
+        });
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        var pid = worker.Record.Containers["c"].Pid!.Value;
+        pod.Metadata.DeletionTimestamp = _time.GetUtcNow().UtcDateTime.AddSeconds(30);
+        pod.Metadata.DeletionGracePeriodSeconds = 30;
+        worker.Update(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(["c"], _prober.Handlers);
+        Assert.Equal((pid, 15), _launcher.Signals.Single());
+        Assert.Equal("DEL uid-1", _cni.Calls[^1]);
+        Assert.Equal("remove " + worker.Record.Netns, _sandboxes.Calls[^1]);
+        Assert.Equal(["uid-1"], _api.Deleted);
+        Assert.True(worker.Finished);
+        Assert.False(Directory.Exists(worker.PodDir));
+    }
+
+    [Fact]
+    public async Task Sync_ContainerIgnoresSigterm_SigkillAfterGrace()
+    {
+        var pod = Pod();
+        pod.Spec.TerminationGracePeriodSeconds = 3;
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        var pid = worker.Record.Containers["c"].Pid!.Value;
+        _launcher.IgnoreTerm.Add(pid);
+        pod.Metadata.DeletionTimestamp = _time.GetUtcNow().UtcDateTime.AddSeconds(3);
+        pod.Metadata.DeletionGracePeriodSeconds = 3;
+        worker.Update(pod);
+        var sync = worker.SyncAsync(CancellationToken.None);
+        while (!sync.IsCompleted)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Yield();
+        }
+        await sync;
+        Assert.Equal([(pid, 15), (pid, 9)], _launcher.Signals);
+        Assert.Equal(["uid-1"], _api.Deleted);
+    }
+
+    [Fact]
+    public async Task Sync_GoneFromApi_StopsAndCleansUpWithoutApiDelete()
+    {
+        var worker = Worker(Pod());
+        await worker.SyncAsync(CancellationToken.None);
+        worker.GoneFromApi();
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(15, _launcher.Signals.Single().Signal);
+        Assert.Empty(_api.Deleted);
+        Assert.Equal("DEL uid-1", _cni.Calls[^1]);
+        Assert.True(worker.Finished);
+    }
+
+    [Fact]
+    public async Task Views_ExposeExecPrefixEnvLogsAndNetns()
+    {
+        var pod = Pod();
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        var view = worker.Views["c"];
+        Assert.True(view.Running);
+        Assert.Equal(worker.Record.Netns, view.NetworkNamespace);
+        Assert.Equal(Path.Combine(worker.PodDir, "c", "0.log"), view.CurrentLog);
+        Assert.Null(view.PreviousLog);
+        Assert.Equal("p", view.Environment["HOSTNAME"]);
+        Assert.Equal("/usr/bin/nsenter", view.ExecPrefix[0]);
+        _launcher.Exit(worker.Record.Containers["c"].Pid!.Value, 1);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(Path.Combine(worker.PodDir, "c", "0.log"), worker.Views["c"].PreviousLog);
+        Assert.Equal(Path.Combine(worker.PodDir, "c", "1.log"), worker.Views["c"].CurrentLog);
+    }
+
+    [Fact]
+    public async Task Sync_HostNetwork_NoCniNodeIpsAsPodIps()
+    {
+        var pod = Pod();
+        pod.Spec.HostNetwork = true;
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Empty(_cni.Calls);
+        Assert.Equal(["172.18.0.11", "fd00:172:18::11"], Status(pod).PodIPs.Select(i => i.Ip));
+        Assert.Equal(["/usr/bin/nsenter", "--mount=" + Path.Combine(worker.PodDir, "mnt"), "--", "sleep", "1000"], _launcher.Started[0].Argv);
+    }
+}
+
+public sealed class PodWorkerInitTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "sbt-init-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly FakeTimeProvider _time = new();
+    private readonly FakeLauncher _launcher = new();
+    private readonly FakePodApi _api = new();
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir))
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+
+    private PodWorker Worker(V1Pod pod) => new(
+        new RuntimeServices(new RuntimeOptions { NodeName = "n1", DataDir = _dir, NetnsPrefix = "sb-test01" }, new FakeSandboxes(), _launcher, new FakeProber(), _api, new FakeDependencies(), _time, NullLogger.Instance)
+        {
+            Cni = new FakeCni(),
+            Agnhost = "agnhost",
+        },
+        new PodRecord { Namespace = "default", Name = "p", Uid = "u", Netns = "sb-test01-pxxxx" },
+        pod);
+
+    private static V1Pod Pod(string policy) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = "p", NamespaceProperty = "default", Uid = "u" },
+        Spec = new V1PodSpec
+        {
+            RestartPolicy = policy,
+            InitContainers = [new V1Container { Name = "i1", Image = "x", Command = ["one"] }, new V1Container { Name = "i2", Image = "x", Command = ["two"] }],
+            Containers = [new V1Container { Name = "app", Image = "x", Command = ["app"] }],
+        },
+    };
+
+    [Fact]
+    public async Task Sync_InitContainers_RunOneAfterAnotherThenApp()
+    {
+        var pod = Pod("Always");
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(["one"], _launcher.Started.Select(s => s.Argv[^1]));
+        var s = _api.Statuses["u"];
+        Assert.Equal("Pending", s.Phase);
+        var initialized = s.Conditions.Single(c => c.Type == "Initialized");
+        Assert.Equal("False", initialized.Status);
+        Assert.Equal("ContainersNotInitialized", initialized.Reason);
+        Assert.Equal("containers with incomplete status: [i1 i2]", initialized.Message);
+        Assert.Equal("PodInitializing", s.ContainerStatuses[0].State.Waiting.Reason);
+
+        _launcher.Exit(worker.Record.Containers["i1"].Pid!.Value, 0);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(["one", "two"], _launcher.Started.Select(x => x.Argv[^1]));
+        Assert.Equal("Completed", _api.Statuses["u"].InitContainerStatuses[0].State.Terminated.Reason);
+        Assert.True(_api.Statuses["u"].InitContainerStatuses[0].Ready);
+
+        _launcher.Exit(worker.Record.Containers["i2"].Pid!.Value, 0);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(["one", "two", "app"], _launcher.Started.Select(x => x.Argv[^1]));
+        s = _api.Statuses["u"];
+        Assert.Equal("Running", s.Phase);
+        Assert.Equal("True", s.Conditions.Single(c => c.Type == "Initialized").Status);
+    }
+
+    [Fact]
+    public async Task Sync_InitFailsWithNever_PodFailed()
+    {
+        var pod = Pod("Never");
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        _launcher.Exit(worker.Record.Containers["i1"].Pid!.Value, 1);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal("Failed", _api.Statuses["u"].Phase);
+        Assert.Single(_launcher.Started);
+    }
+
+    [Fact]
+    public async Task Sync_InitFailsWithAlways_RestartedAndAppWaits()
+    {
+        var pod = Pod("Always");
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        _launcher.Exit(worker.Record.Containers["i1"].Pid!.Value, 1);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(["one", "one"], _launcher.Started.Select(x => x.Argv[^1]));
+        Assert.Equal(1, _api.Statuses["u"].InitContainerStatuses[0].RestartCount);
+        Assert.Equal("Pending", _api.Statuses["u"].Phase);
+    }
+}
