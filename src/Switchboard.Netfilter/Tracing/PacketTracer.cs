@@ -177,10 +177,13 @@ internal sealed partial class PacketTracer
             var chain = _currentTable.Chain(name) ?? throw new TracerException($"unknown chain {name} in table {_currentTable.Ref}");
             foreach (var rule in chain.Rules)
             {
+                // Reserve the slot so a rule is listed before the rules of the chains it jumps to.
+                var slot = _matches.Count;
+                _matches.Add(name + ": " + rule.Text + (rule.Comment is null ? "" : " comment \"" + rule.Comment + "\""));
                 var flow = RunRule(name, rule.Text, rule.Text, depth, out var matched);
-                if (matched)
+                if (!matched)
                 {
-                    _matches.Add(name + ": " + rule.Text + (rule.Comment is null ? "" : " comment \"" + rule.Comment + "\""));
+                    _matches.RemoveAt(slot);
                 }
 
                 if (flow is not null)

@@ -19,10 +19,24 @@ internal sealed record EndpointInfo
         Terminating = terminating;
         ZoneHints = zoneHints;
         NodeHints = nodeHints;
+        var address = System.Net.IPAddress.Parse(ip);
+        Span<byte> bytes = stackalloc byte[16];
+        bytes.Clear();
+        address.TryWriteBytes(address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? bytes[12..] : bytes, out _);
+        SortAddress = System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(bytes);
         Key = ip.Contains(':', StringComparison.Ordinal)
             ? "[" + ip + "]:" + port.ToString(CultureInfo.InvariantCulture)
             : ip + ":" + port.ToString(CultureInfo.InvariantCulture);
     }
+
+    /// <summary>Numeric order of endpoints (by address, then port) keeps numgen indexes and rule text stable.</summary>
+    public static int Compare(EndpointInfo a, EndpointInfo b)
+    {
+        var c = a.SortAddress.CompareTo(b.SortAddress);
+        return c != 0 ? c : a.Port.CompareTo(b.Port);
+    }
+
+    private UInt128 SortAddress { get; }
 
     /// <summary>Canonical IP text.</summary>
     public string Ip { get; }

@@ -115,7 +115,7 @@ internal sealed partial class NftablesProxier
     private readonly Dictionary<string, DateTimeOffset> _staleChains = new(StringComparer.Ordinal);
 
     private readonly Lock _lock = new();
-    private IReadOnlyDictionary<string, string> _nodeLabels = new Dictionary<string, string>();
+    private Dictionary<string, string> _nodeLabels = [];
     private IReadOnlyList<IPNetwork> _serviceCidrs = [];
     private bool _needFullSync = true;
     private bool _servicesSynced;
@@ -267,7 +267,7 @@ internal sealed partial class NftablesProxier
         }
 
         bool full;
-        IReadOnlyDictionary<string, string> nodeLabels;
+        Dictionary<string, string> nodeLabels;
         IReadOnlyList<IPNetwork> serviceCidrs;
         lock (_lock)
         {

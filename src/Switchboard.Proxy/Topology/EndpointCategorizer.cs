@@ -133,7 +133,7 @@ internal static class EndpointCategorizer
             }
         }
 
-        all.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        all.Sort(EndpointInfo.Compare);
         return new CategorizedEndpoints(cluster, local, all, hasAny);
     }
 

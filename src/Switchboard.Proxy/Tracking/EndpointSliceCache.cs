@@ -212,7 +212,7 @@ internal sealed class EndpointSliceCache(string nodeName)
             set.Values.CopyTo(list, 0);
 
             // Deterministic order keeps numgen indexes and rule text stable between syncs.
-            Array.Sort(list, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+            Array.Sort(list, EndpointInfo.Compare);
             map[spn] = list;
         }
 
