@@ -10,7 +10,7 @@ namespace Switchboard.Proxy.Sync;
 /// </summary>
 internal sealed class BoundedFrequencyRunner : IDisposable
 {
-    private readonly Action _fn;
+    private readonly Func<CancellationToken, Task> _fn;
     private readonly TimeSpan _minInterval;
     private readonly TimeSpan _maxInterval;
     private readonly int _burst;
@@ -23,11 +23,20 @@ internal sealed class BoundedFrequencyRunner : IDisposable
 
     private readonly Lock _lock = new();
     private readonly ITimer _timer;
-    private DateTimeOffset _timerDue;
+    private DateTimeOffset _timerDue = DateTimeOffset.MaxValue;
     private double _tokens;
     private DateTimeOffset _lastRefill;
+    private TimeSpan? _retryDuringRun;
+    private bool _running;
+    private int _runs;
+    private int _iterations;
 
     public BoundedFrequencyRunner(Action fn, TimeSpan minInterval, TimeSpan maxInterval, int burstRuns, TimeProvider time)
+        : this(WrapAction(fn), minInterval, maxInterval, burstRuns, time)
+    {
+    }
+
+    public BoundedFrequencyRunner(Func<CancellationToken, Task> fn, TimeSpan minInterval, TimeSpan maxInterval, int burstRuns, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(fn);
         ArgumentNullException.ThrowIfNull(time);
@@ -52,26 +61,34 @@ internal sealed class BoundedFrequencyRunner : IDisposable
     }
 
     /// <summary>Number of times the function has run (for tests and metrics).</summary>
-    public int Runs { get; private set; }
+    public int Runs => Volatile.Read(ref _runs);
+
+    /// <summary>Signals (requests and timer ticks) the loop has fully handled, timer re-armed (tests wait on it).</summary>
+    internal int Iterations => Volatile.Read(ref _iterations);
 
     /// <summary>Requests a run as soon as the rate limit allows. Never blocks; requests coalesce.</summary>
     public void Run() => _signals.Writer.TryWrite(true);
 
-    /// <summary>Schedules a retry after <paramref name="interval"/> unless a run is already due sooner (after a failed sync).</summary>
+    /// <summary>Schedules a run after <paramref name="interval"/> unless one is already due sooner (after a failed sync).</summary>
     public void RetryAfter(TimeSpan interval)
     {
         lock (_lock)
         {
-            var due = _time.GetUtcNow() + interval;
-            if (due < _timerDue)
+            if (_running)
+            {
+                // Called from inside the function: applied after the run re-arms the timer (upstream's retry channel).
+                _retryDuringRun = _retryDuringRun is { } r && r < interval ? r : interval;
+                return;
+            }
+
+            if (_time.GetUtcNow() + interval < _timerDue)
             {
                 Arm(interval);
             }
         }
     }
 
-    /// <summary>The loop: waits for requests and timer ticks until cancelled. The first run happens at maxInterval
-    /// unless <see cref="Run"/> is called (kube-proxy syncs explicitly once informers have synced).</summary>
+    /// <summary>The loop: waits for requests and timer ticks until cancelled. Without requests the first run is at maxInterval.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         lock (_lock)
@@ -83,29 +100,59 @@ internal sealed class BoundedFrequencyRunner : IDisposable
         while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
             reader.TryRead(out _);
-            TryRun();
+            await TryRunAsync(cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref _iterations);
         }
     }
 
     public void Dispose() => _timer.Dispose();
 
-    private void TryRun()
+    private static Func<CancellationToken, Task> WrapAction(Action fn)
+    {
+        ArgumentNullException.ThrowIfNull(fn);
+        return _ =>
+        {
+            fn();
+            return Task.CompletedTask;
+        };
+    }
+
+    private async Task TryRunAsync(CancellationToken ct)
     {
         lock (_lock)
         {
             var now = _time.GetUtcNow();
-            if (TryAccept(now))
+            if (!TryAccept(now))
             {
-                _fn();
-                Runs++;
-                Arm(_maxInterval);
+                // Not allowed yet: run when the limiter allows or when the timer was due anyway, whichever is sooner.
+                var nextPossible = TimeSpan.FromTicks((long)Math.Ceiling((1 - _tokens) * _minInterval.Ticks));
+                var nextScheduled = _timerDue - now;
+                Arm(nextPossible < nextScheduled ? nextPossible : nextScheduled);
                 return;
             }
 
-            // Not allowed yet: run when the limiter allows or the timer was due anyway, whichever is sooner.
-            var nextPossible = TimeSpan.FromTicks((long)Math.Ceiling((1 - _tokens) * _minInterval.Ticks));
-            var nextScheduled = _timerDue - now;
-            Arm(nextPossible < nextScheduled ? nextPossible : nextScheduled);
+            _running = true;
+        }
+
+        try
+        {
+            await _fn(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _running = false;
+                var next = _maxInterval;
+                if (_retryDuringRun is { } retry && retry < next)
+                {
+                    next = retry;
+                }
+
+                _retryDuringRun = null;
+                Arm(next);
+                Interlocked.Increment(ref _runs);
+            }
         }
     }
 

@@ -5,20 +5,18 @@ namespace Switchboard.Proxy.Tests.Sync;
 
 public sealed class BoundedFrequencyRunnerTests
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
-
     private sealed class Harness : IAsyncDisposable
     {
         private readonly CancellationTokenSource _cts = new();
         private readonly Task _loop;
-        private readonly SemaphoreSlim _ran = new(0);
 
-        public Harness(TimeSpan min, TimeSpan max, int burst)
+        public Harness(TimeSpan min, TimeSpan max, int burst, Action<BoundedFrequencyRunner>? inside = null)
         {
-            Runner = new BoundedFrequencyRunner(() =>
+            Runner = new BoundedFrequencyRunner(_ =>
             {
                 RunTimes.Add(Time.GetUtcNow());
-                _ran.Release();
+                inside?.Invoke(Runner!);
+                return Task.CompletedTask;
             }, min, max, burst, Time);
             _loop = Task.Run(() => Runner.RunAsync(_cts.Token));
         }
@@ -29,13 +27,33 @@ public sealed class BoundedFrequencyRunnerTests
 
         public List<DateTimeOffset> RunTimes { get; } = [];
 
-        public async Task WaitRunAsync() => Assert.True(await _ran.WaitAsync(Wait), "the runner did not run");
-
-        public async Task AssertNoRunAsync()
+        /// <summary>Waits until the loop has handled <paramref name="iterations"/> signals in total (timeout only so a bug cannot hang).</summary>
+        public static async Task UntilAsync(Func<bool> condition)
         {
-            // Let the loop drain what it was given; a run would have happened synchronously after the signal.
-            await Task.Delay(50);
-            Assert.Equal(0, _ran.CurrentCount);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            while (!condition())
+            {
+                await Task.Delay(5, cts.Token);
+            }
+        }
+
+        /// <summary>Requests a run and waits until the loop handled the request.</summary>
+        public async Task RunAndSettleAsync()
+        {
+            var before = Runner.Iterations;
+            Runner.Run();
+            await UntilAsync(() => Runner.Iterations > before);
+        }
+
+        /// <summary>Advances virtual time and waits for the timer tick to be handled when one was due.</summary>
+        public async Task AdvanceAsync(TimeSpan by, bool expectTick)
+        {
+            var before = Runner.Iterations;
+            Time.Advance(by);
+            if (expectTick)
+            {
+                await UntilAsync(() => Runner.Iterations > before);
+            }
         }
 
         public async ValueTask DisposeAsync()
@@ -57,10 +75,8 @@ public sealed class BoundedFrequencyRunnerTests
     public async Task Run_WithinBurst_RunsImmediately()
     {
         await using var h = new Harness(TimeSpan.FromSeconds(1), TimeSpan.FromHours(1), burst: 2);
-        h.Runner.Run();
-        await h.WaitRunAsync();
-        h.Runner.Run();
-        await h.WaitRunAsync();
+        await h.RunAndSettleAsync();
+        await h.RunAndSettleAsync();
         Assert.Equal([h.Time.GetUtcNow(), h.Time.GetUtcNow()], h.RunTimes);
     }
 
@@ -69,15 +85,13 @@ public sealed class BoundedFrequencyRunnerTests
     {
         await using var h = new Harness(TimeSpan.FromSeconds(1), TimeSpan.FromHours(1), burst: 1);
         var start = h.Time.GetUtcNow();
-        h.Runner.Run();
-        await h.WaitRunAsync();
+        await h.RunAndSettleAsync();
+        await h.RunAndSettleAsync();
+        Assert.Single(h.RunTimes);
 
-        h.Runner.Run();
-        await h.AssertNoRunAsync();
-        h.Time.Advance(TimeSpan.FromMilliseconds(999));
-        await h.AssertNoRunAsync();
-        h.Time.Advance(TimeSpan.FromMilliseconds(1));
-        await h.WaitRunAsync();
+        await h.AdvanceAsync(TimeSpan.FromMilliseconds(999), expectTick: false);
+        Assert.Single(h.RunTimes);
+        await h.AdvanceAsync(TimeSpan.FromMilliseconds(1), expectTick: true);
 
         Assert.Equal([start, start.AddSeconds(1)], h.RunTimes);
     }
@@ -86,24 +100,38 @@ public sealed class BoundedFrequencyRunnerTests
     public async Task NoRequests_RunsAtMaxInterval()
     {
         await using var h = new Harness(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), burst: 2);
-        await Task.Delay(50); // let the loop arm its timer
-        h.Time.Advance(TimeSpan.FromMinutes(1));
-        await h.WaitRunAsync();
-        h.Time.Advance(TimeSpan.FromMinutes(1));
-        await h.WaitRunAsync();
-        Assert.Equal(2, h.Runner.Runs);
+        await h.RunAndSettleAsync(); // also proves the loop has armed its timer
+        await h.AdvanceAsync(TimeSpan.FromMinutes(1), expectTick: true);
+        await h.AdvanceAsync(TimeSpan.FromMinutes(1), expectTick: true);
+        Assert.Equal(3, h.Runner.Runs);
     }
 
     [Fact]
     public async Task RetryAfter_SchedulesEarlierRun()
     {
         await using var h = new Harness(TimeSpan.FromSeconds(1), TimeSpan.FromHours(1), burst: 2);
-        h.Runner.Run();
-        await h.WaitRunAsync();
+        await h.RunAndSettleAsync();
 
         h.Runner.RetryAfter(TimeSpan.FromSeconds(30));
-        h.Time.Advance(TimeSpan.FromSeconds(30));
-        await h.WaitRunAsync();
+        await h.AdvanceAsync(TimeSpan.FromSeconds(30), expectTick: true);
+        Assert.Equal(2, h.Runner.Runs);
+    }
+
+    [Fact]
+    public async Task RetryAfter_CalledDuringRun_AppliesAfterTheRun()
+    {
+        var first = true;
+        await using var h = new Harness(TimeSpan.FromSeconds(1), TimeSpan.FromHours(1), burst: 2, inside: r =>
+        {
+            if (first)
+            {
+                first = false;
+                r.RetryAfter(TimeSpan.FromSeconds(30)); // a failed sync asks for a retry
+            }
+        });
+        await h.RunAndSettleAsync();
+
+        await h.AdvanceAsync(TimeSpan.FromSeconds(30), expectTick: true);
         Assert.Equal(2, h.Runner.Runs);
     }
 
