@@ -25,7 +25,7 @@ internal sealed class ProxierHarness
     public const string NodeIp = "192.168.0.2";
     public const string NodeIp6 = "2001:db8::2";
 
-    public ProxierHarness(IpFamily family = IpFamily.IPv4, Func<NftablesProxierOptions, NftablesProxierOptions>? configure = null)
+    public ProxierHarness(IpFamily family = IpFamily.IPv4, Func<NftablesProxierOptions, NftablesProxierOptions>? configure = null, Func<FakeNftables, INftables>? backend = null)
     {
         var options = new NftablesProxierOptions
         {
@@ -35,7 +35,7 @@ internal sealed class ProxierHarness
             ClusterCidrs = [IPNetwork.Parse(family == IpFamily.IPv4 ? "10.0.0.0/8" : "fd00:10::/64")],
             NodePortAddresses = [IPAddress.Parse(family == IpFamily.IPv4 ? NodeIp : NodeIp6)],
         };
-        Proxier = new NftablesProxier(configure?.Invoke(options) ?? options, Nft, Time);
+        Proxier = new NftablesProxier(configure?.Invoke(options) ?? options, backend?.Invoke(Nft) ?? Nft, Time);
         Proxier.Synced = o => Outcomes.Add(o);
         Proxier.RequestSyncAfter = d => RequestedDelays.Add(d);
     }
