@@ -1,0 +1,56 @@
+using System.Net;
+
+namespace Switchboard.Proxy.Model;
+
+/// <summary>
+/// The cut-down, immutable view of one Service port for one IP family (upstream BaseServicePortInfo). Everything a
+/// backend needs; nothing from the API object is kept.
+/// </summary>
+internal sealed record ServicePortInfo
+{
+    public required ServicePortName Name { get; init; }
+
+    public required IPAddress ClusterIP { get; init; }
+
+    public required int Port { get; init; }
+
+    /// <summary>API spelling: "TCP", "UDP" or "SCTP".</summary>
+    public required string Protocol { get; init; }
+
+    public int NodePort { get; init; }
+
+    public ValueArray<IPAddress> ExternalIPs { get; init; }
+
+    /// <summary>Status ingress IPs of this family with ipMode VIP (or unset).</summary>
+    public ValueArray<IPAddress> LoadBalancerVIPs { get; init; }
+
+    public ValueArray<IPNetwork> LoadBalancerSourceRanges { get; init; }
+
+    public bool SessionAffinityClientIP { get; init; }
+
+    public int StickyMaxAgeSeconds { get; init; }
+
+    public int HealthCheckNodePort { get; init; }
+
+    public bool ExternalPolicyLocal { get; init; }
+
+    public bool InternalPolicyLocal { get; init; }
+
+    /// <summary>nft protocol keyword ("tcp"), computed once.</summary>
+    public string ProtocolLower => Protocol switch
+    {
+        "TCP" => "tcp",
+        "UDP" => "udp",
+        "SCTP" => "sctp",
+        _ => Protocol.ToLowerInvariant(),
+    };
+
+    /// <summary>NodePort, externalIPs or LoadBalancer VIPs: reachable from outside the cluster.</summary>
+    public bool ExternallyAccessible => NodePort != 0 || !LoadBalancerVIPs.IsEmpty || !ExternalIPs.IsEmpty;
+
+    /// <summary>Some traffic to this port uses Cluster policy (upstream UsesClusterEndpoints).</summary>
+    public bool UsesClusterEndpoints => !InternalPolicyLocal || (ExternallyAccessible && !ExternalPolicyLocal);
+
+    /// <summary>Some traffic to this port uses Local policy (upstream UsesLocalEndpoints).</summary>
+    public bool UsesLocalEndpoints => InternalPolicyLocal || (ExternallyAccessible && ExternalPolicyLocal);
+}

@@ -1,0 +1,138 @@
+using Switchboard.Netfilter;
+
+namespace Switchboard.Proxy.Nftables;
+
+/// <summary>
+/// In-memory mirror of one set or map as programmed (upstream nftElementStorage): a sync sends only elements that
+/// are new (add), changed (delete + add) or gone (delete), never listing the kernel.
+/// </summary>
+internal sealed class ElementStorage(string name, bool isMap)
+{
+    private readonly Dictionary<string, string> _elements = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _leftover = new(StringComparer.Ordinal);
+
+    // Proposed state of the running sync; committed only when the transaction succeeded.
+    private readonly Dictionary<string, string?> _changes = new(StringComparer.Ordinal);
+
+    public string Name { get; } = name;
+
+    public int Count => _elements.Count;
+
+    /// <summary>Full sync: flush the container in the transaction and forget the mirror.</summary>
+    public void Reset(NftTransactionBuilder tx)
+    {
+        if (isMap)
+        {
+            tx.Flush(new NftMap { Name = Name });
+        }
+        else
+        {
+            tx.Flush(new NftSet { Name = Name });
+        }
+
+        _changes.Clear();
+        _leftover.Clear();
+        foreach (var key in _elements.Keys)
+        {
+            _changes[key] = null;
+        }
+    }
+
+    /// <summary>Starts a sync: every programmed key is a leftover until ensured again.</summary>
+    public void Begin()
+    {
+        _leftover.Clear();
+        foreach (var (key, _) in Current())
+        {
+            _leftover.Add(key);
+        }
+    }
+
+    public void Ensure(NftTransactionBuilder tx, string[] key, string? value, string? comment)
+    {
+        var keyText = string.Join(" . ", key);
+        var valueText = value ?? "";
+        var existing = Lookup(keyText);
+        var element = new NftElement
+        {
+            Set = isMap ? null : Name,
+            Map = isMap ? Name : null,
+            Key = [.. key],
+            Value = value is null ? [] : [value],
+            Comment = comment,
+        };
+        if (existing is null)
+        {
+            tx.Add(element);
+            _changes[keyText] = valueText;
+        }
+        else if (existing != valueText)
+        {
+            tx.Delete(element with { Value = [], Comment = null });
+            tx.Add(element);
+            _changes[keyText] = valueText;
+        }
+
+        _leftover.Remove(keyText);
+    }
+
+    /// <summary>Deletes every key that was not ensured in this sync.</summary>
+    public void CleanupLeftovers(NftTransactionBuilder tx)
+    {
+        foreach (var keyText in _leftover)
+        {
+            tx.Delete(new NftElement
+            {
+                Set = isMap ? null : Name,
+                Map = isMap ? Name : null,
+                Key = [.. keyText.Split(" . ")],
+            });
+            _changes[keyText] = null;
+        }
+
+        _leftover.Clear();
+    }
+
+    /// <summary>The transaction succeeded: the proposed state becomes the mirror.</summary>
+    public void Commit()
+    {
+        foreach (var (key, value) in _changes)
+        {
+            if (value is null)
+            {
+                _elements.Remove(key);
+            }
+            else
+            {
+                _elements[key] = value;
+            }
+        }
+
+        _changes.Clear();
+    }
+
+    /// <summary>The transaction failed: drop the proposal (the next sync is a full one).</summary>
+    public void Abort() => _changes.Clear();
+
+    private string? Lookup(string key) =>
+        _changes.TryGetValue(key, out var proposed) ? proposed : _elements.GetValueOrDefault(key);
+
+    private IEnumerable<KeyValuePair<string, string>> Current()
+    {
+        foreach (var (k, v) in _elements)
+        {
+            if (!_changes.TryGetValue(k, out var p) || p is not null)
+            {
+                yield return new(k, v);
+            }
+        }
+
+        foreach (var (k, v) in _changes)
+        {
+            if (v is not null && !_elements.ContainsKey(k))
+            {
+                yield return new(k, v);
+            }
+        }
+    }
+}

@@ -1,0 +1,908 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Switchboard.Netfilter;
+using Switchboard.Proxy.Model;
+using Switchboard.Proxy.Topology;
+using Switchboard.Proxy.Tracking;
+
+namespace Switchboard.Proxy.Nftables;
+
+/// <summary>What one successful sync did, for health-check servers, conntrack cleanup and metrics.</summary>
+internal sealed record SyncOutcome(
+    bool FullSync,
+    NftTransaction Transaction,
+    ServiceUpdateResult Services,
+    EndpointsUpdateResult Endpoints,
+    IReadOnlyDictionary<ServiceName, int> HealthCheckNodePorts,
+    IReadOnlyDictionary<ServiceName, int> LocalReadyEndpoints);
+
+/// <summary>
+/// The nftables backend for one IP family, in the shape of kube-proxy's nftables proxier (see README.md in this
+/// folder for the table/chain/hook/priority contract). Feed it with the On* handlers; <see cref="SyncAsync"/>
+/// applies everything pending in one atomic transaction: a full resync at start, after a failure and when the
+/// node's topology labels change; otherwise a partial sync that rewrites only changed Services' chains and sends
+/// only changed map elements, from an in-memory mirror of what was programmed.
+/// </summary>
+internal sealed partial class NftablesProxier
+{
+    private const string FilterPrerouting = "filter-prerouting";
+    private const string FilterInput = "filter-input";
+    private const string FilterForward = "filter-forward";
+    private const string FilterOutput = "filter-output";
+    private const string FilterOutputPostDnat = "filter-output-post-dnat";
+    private const string NatPrerouting = "nat-prerouting";
+    private const string NatOutput = "nat-output";
+    private const string NatPostrouting = "nat-postrouting";
+
+    private const string ServicesChain = "services";
+    private const string ServiceIpsMap = "service-ips";
+    private const string ServiceNodePortsMap = "service-nodeports";
+    private const string NodePortIpsSet = "nodeport-ips";
+    private const string ClusterIpsSet = "cluster-ips";
+    private const string ServiceEndpointsCheckChain = "service-endpoints-check";
+    private const string NodePortEndpointsCheckChain = "nodeport-endpoints-check";
+    private const string NoEndpointServicesMap = "no-endpoint-services";
+    private const string NoEndpointNodePortsMap = "no-endpoint-nodeports";
+    private const string RejectChain = "reject-chain";
+    private const string ClusterIpsCheckChain = "cluster-ips-check";
+    private const string FirewallIpsMap = "firewall-ips";
+    private const string FirewallCheckChain = "firewall-check";
+    private const string MarkMasqChain = "mark-for-masquerade";
+    private const string MasqueradingChain = "masquerading";
+
+    private static readonly (string Name, string Type, string Hook, string Priority)[] BaseChains =
+    [
+        // Filter chains run before DNAT so they see the service IP the client used.
+        (FilterPrerouting, NftChainType.Filter, NftHook.Prerouting, "dstnat-10"),
+        (FilterInput, NftChainType.Filter, NftHook.Input, "dstnat-10"),
+        (FilterForward, NftChainType.Filter, NftHook.Forward, "dstnat-10"),
+        (FilterOutput, NftChainType.Filter, NftHook.Output, "dstnat-10"),
+        (FilterOutputPostDnat, NftChainType.Filter, NftHook.Output, "dstnat+10"),
+        (NatPrerouting, NftChainType.Nat, NftHook.Prerouting, "dstnat"),
+        (NatOutput, NftChainType.Nat, NftHook.Output, "dstnat"),
+        (NatPostrouting, NftChainType.Nat, NftHook.Postrouting, "srcnat"),
+    ];
+
+    private static readonly (string Dst, string Src, string Extra)[] JumpChains =
+    [
+        // reject is only valid in input/forward/output before kernel 5.9, so no-endpoint checks are not in prerouting.
+        (NodePortEndpointsCheckChain, FilterInput, "ct state new "),
+        (ServiceEndpointsCheckChain, FilterInput, "ct state new "),
+        (ServiceEndpointsCheckChain, FilterForward, "ct state new "),
+        (ServiceEndpointsCheckChain, FilterOutput, "ct state new "),
+        (FirewallCheckChain, FilterPrerouting, "ct state new "),
+        (FirewallCheckChain, FilterOutput, "ct state new "),
+        (ServicesChain, NatOutput, ""),
+        (ServicesChain, NatPrerouting, ""),
+        (MasqueradingChain, NatPostrouting, ""),
+        (ClusterIpsCheckChain, FilterForward, "ct state new "),
+        (ClusterIpsCheckChain, FilterOutputPostDnat, "ct state new "),
+    ];
+
+    private readonly NftablesProxierOptions _options;
+    private readonly INftables _nft;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly NftTableRef _table;
+    private readonly string _ipX;
+    private readonly string _addrType;
+    private readonly string _noLocalhost;
+    private readonly string _masqueradeMark;
+    private readonly string? _ifLocal;
+    private readonly string? _ifNotLocal;
+    private readonly StringBuilder _sb = new(256);
+
+    private readonly ServicePortMap _svcPortMap = [];
+    private readonly EndpointsMap _endpointsMap = [];
+    private readonly ElementStorage _clusterIps = new(ClusterIpsSet, isMap: false);
+    private readonly ElementStorage _serviceIps = new(ServiceIpsMap, isMap: true);
+    private readonly ElementStorage _firewallIps = new(FirewallIpsMap, isMap: true);
+    private readonly ElementStorage _noEndpointServices = new(NoEndpointServicesMap, isMap: true);
+    private readonly ElementStorage _noEndpointNodePorts = new(NoEndpointNodePortsMap, isMap: true);
+    private readonly ElementStorage _serviceNodePorts = new(ServiceNodePortsMap, isMap: true);
+    private readonly ElementStorage[] _storages;
+
+    private readonly Dictionary<ServicePortName, ServiceChains> _serviceChainNames = [];
+    private readonly Dictionary<(ServicePortName, string), (string Chain, string Affinity)> _endpointChainNames = [];
+
+    // What exists in the kernel after the last successful transaction: service/endpoint chains and affinity sets.
+    private HashSet<string>? _programmedChains;
+    private HashSet<string>? _programmedAffinitySets;
+    private readonly Dictionary<string, DateTimeOffset> _staleChains = new(StringComparer.Ordinal);
+
+    private readonly Lock _lock = new();
+    private Dictionary<string, string> _nodeLabels = [];
+    private IReadOnlyList<IPNetwork> _serviceCidrs = [];
+    private bool _needFullSync = true;
+    private bool _servicesSynced;
+    private bool _endpointSlicesSynced;
+    private bool _baseChainsRecreated;
+
+    public NftablesProxier(NftablesProxierOptions options, INftables nft, TimeProvider time, ILogger? logger = null)
+    {
+        _options = options;
+        _nft = nft;
+        _time = time;
+        _logger = logger ?? NullLogger.Instance;
+        var v6 = options.Family == IpFamily.IPv6;
+        _table = new NftTableRef(v6 ? NftFamily.Ip6 : NftFamily.Ip, options.TableName);
+        _ipX = v6 ? "ip6" : "ip";
+        _addrType = v6 ? "ipv6_addr" : "ipv4_addr";
+        _noLocalhost = v6 ? "ip6 daddr != ::1" : "ip daddr != 127.0.0.0/8";
+        _masqueradeMark = "0x" + (1 << options.MasqueradeBit).ToString("x", CultureInfo.InvariantCulture);
+        var cidrs = options.ClusterCidrs.Where(c => options.Family.Matches(c.BaseAddress)).Select(c => c.ToString()).ToArray();
+        if (cidrs.Length > 0)
+        {
+            var match = cidrs.Length == 1 ? cidrs[0] : "{ " + string.Join(", ", cidrs) + " }";
+            _ifLocal = _ipX + " saddr " + match;
+            _ifNotLocal = _ipX + " saddr != " + match;
+        }
+
+        ServiceChanges = new ServiceChangeTracker(options.Family);
+        EndpointChanges = new EndpointsChangeTracker(options.NodeName, options.Family, time);
+        _storages = [_clusterIps, _serviceIps, _firewallIps, _noEndpointServices, _noEndpointNodePorts, _serviceNodePorts];
+    }
+
+    public IpFamily Family => _options.Family;
+
+    public NftTableRef Table => _table;
+
+    public ServiceChangeTracker ServiceChanges { get; }
+
+    public EndpointsChangeTracker EndpointChanges { get; }
+
+    /// <summary>Asks for a sync soon (wired to the bounded-frequency runner's Run by the owner).</summary>
+    public Action? RequestSync { get; set; }
+
+    /// <summary>Asks for a sync no later than the given delay (runner's RetryAfter).</summary>
+    public Action<TimeSpan>? RequestSyncAfter { get; set; }
+
+    /// <summary>Called after each successful sync.</summary>
+    public Action<SyncOutcome>? Synced { get; set; }
+
+    public bool IsInitialized
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _servicesSynced && _endpointSlicesSynced;
+            }
+        }
+    }
+
+    public void OnServiceAdd(V1Service service) => OnServiceUpdate(null, service);
+
+    public void OnServiceUpdate(V1Service? previous, V1Service? current)
+    {
+        if (ServiceChanges.Update(previous, current) && IsInitialized)
+        {
+            RequestSync?.Invoke();
+        }
+    }
+
+    public void OnServiceDelete(V1Service service) => OnServiceUpdate(service, null);
+
+    public void OnServicesSynced()
+    {
+        lock (_lock)
+        {
+            _servicesSynced = true;
+        }
+
+        RequestSync?.Invoke();
+    }
+
+    public void OnEndpointSliceAdd(V1EndpointSlice slice) => OnEndpointSliceUpdate(slice, remove: false);
+
+    public void OnEndpointSliceUpdate(V1EndpointSlice slice, bool remove = false)
+    {
+        if (EndpointChanges.EndpointSliceUpdate(slice, remove) && IsInitialized)
+        {
+            RequestSync?.Invoke();
+        }
+    }
+
+    public void OnEndpointSliceDelete(V1EndpointSlice slice) => OnEndpointSliceUpdate(slice, remove: true);
+
+    public void OnEndpointSlicesSynced()
+    {
+        lock (_lock)
+        {
+            _endpointSlicesSynced = true;
+        }
+
+        RequestSync?.Invoke();
+    }
+
+    /// <summary>This node's labels changed: topology (zone) may differ, so the next sync is a full one.</summary>
+    public void OnNodeLabels(IReadOnlyDictionary<string, string>? labels)
+    {
+        labels ??= new Dictionary<string, string>();
+        lock (_lock)
+        {
+            if (_nodeLabels.Count == labels.Count && _nodeLabels.All(kv => labels.TryGetValue(kv.Key, out var v) && v == kv.Value))
+            {
+                return;
+            }
+
+            _nodeLabels = new Dictionary<string, string>(labels);
+            _needFullSync = true;
+        }
+
+        RequestSync?.Invoke();
+    }
+
+    /// <summary>The ServiceCIDRs changed (all families; this proxier keeps its own). Written by the next (full) sync.</summary>
+    public void OnServiceCidrsChanged(IReadOnlyList<IPNetwork> cidrs)
+    {
+        var mine = cidrs.Where(c => Family.Matches(c.BaseAddress)).ToArray();
+        lock (_lock)
+        {
+            if (mine.SequenceEqual(_serviceCidrs))
+            {
+                return;
+            }
+
+            _serviceCidrs = mine;
+
+            // Upstream only picks the change up at the next full sync; the drop rule lives in the base setup.
+            _needFullSync = true;
+        }
+
+        RequestSync?.Invoke();
+    }
+
+    /// <summary>Applies all pending changes in one transaction. Never throws for nft errors: a failed sync is retried in full.</summary>
+    public async Task SyncAsync(CancellationToken cancellationToken)
+    {
+        if (!IsInitialized)
+        {
+            Log.NotInitialized(_logger, Family.ToString());
+            return;
+        }
+
+        bool full;
+        Dictionary<string, string> nodeLabels;
+        IReadOnlyList<IPNetwork> serviceCidrs;
+        lock (_lock)
+        {
+            full = _needFullSync;
+            nodeLabels = _nodeLabels;
+            serviceCidrs = _serviceCidrs;
+        }
+
+        var start = _time.GetUtcNow();
+        var serviceResult = _svcPortMap.Apply(ServiceChanges);
+        var endpointResult = _endpointsMap.Apply(EndpointChanges);
+
+        if (_programmedChains is null)
+        {
+            await LearnExistingObjectsAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await DeleteStaleChainsAsync(start, cancellationToken).ConfigureAwait(false);
+
+        var tx = new NftTransactionBuilder(_table);
+        foreach (var s in _storages)
+        {
+            s.Begin();
+        }
+
+        if (full)
+        {
+            SetupTable(tx, serviceCidrs);
+        }
+
+        var activeChains = new HashSet<string>(StringComparer.Ordinal);
+        var activeAffinitySets = new HashSet<string>(StringComparer.Ordinal);
+        nodeLabels.TryGetValue(ProxyLabels.TopologyZone, out var zone);
+        foreach (var (spn, svc) in _svcPortMap)
+        {
+            var skip = !full && !serviceResult.UpdatedServices.Contains(spn.Service) && !endpointResult.UpdatedServices.Contains(spn.Service);
+            _endpointsMap.TryGetValue(spn, out var eps);
+            WriteServicePort(tx, spn, svc, eps, zone, skip, activeChains, activeAffinitySets);
+        }
+
+        var newlyStale = new List<string>();
+        foreach (var chain in _programmedChains!)
+        {
+            if (!activeChains.Contains(chain))
+            {
+                // Flush now; delete later, when the kernel has surely dropped references from deleted map elements.
+                tx.Flush(new NftChain { Name = chain });
+                newlyStale.Add(chain);
+            }
+        }
+
+        foreach (var set in _programmedAffinitySets!)
+        {
+            if (!activeAffinitySets.Contains(set))
+            {
+                tx.Delete(new NftSet { Name = set });
+            }
+        }
+
+        foreach (var s in _storages)
+        {
+            s.CleanupLeftovers(tx);
+        }
+
+        var transaction = tx.Build();
+        try
+        {
+            await _nft.RunAsync(transaction, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NftablesException ex)
+        {
+            foreach (var s in _storages)
+            {
+                s.Abort();
+            }
+
+            lock (_lock)
+            {
+                _needFullSync = true;
+            }
+
+            Log.SyncFailed(_logger, ex, Family.ToString(), _options.SyncPeriod);
+            RequestSyncAfter?.Invoke(_options.SyncPeriod);
+            return;
+        }
+
+        foreach (var s in _storages)
+        {
+            s.Commit();
+        }
+
+        if (full)
+        {
+            _baseChainsRecreated = true;
+        }
+
+        foreach (var chain in newlyStale)
+        {
+            _staleChains.TryAdd(chain, start);
+        }
+
+        foreach (var chain in activeChains)
+        {
+            _staleChains.Remove(chain);
+        }
+
+        activeChains.UnionWith(_staleChains.Keys);
+        _programmedChains = activeChains;
+        _programmedAffinitySets = activeAffinitySets;
+        lock (_lock)
+        {
+            // A label or CIDR change that raced with this sync set the flag again after we read it; keep it then.
+            if (ReferenceEquals(nodeLabels, _nodeLabels) && ReferenceEquals(serviceCidrs, _serviceCidrs))
+            {
+                _needFullSync = false;
+            }
+        }
+
+        if (_staleChains.Count > 0)
+        {
+            RequestSyncAfter?.Invoke(_options.StaleChainDelay);
+        }
+
+        Log.Synced(_logger, Family.ToString(), full ? "full" : "partial", _svcPortMap.Count, transaction.Count);
+        Synced?.Invoke(new SyncOutcome(full, transaction, serviceResult, endpointResult, _svcPortMap.HealthCheckNodePorts(), _endpointsMap.LocalReadyEndpoints()));
+    }
+
+    /// <summary>Removes the whole table (agent shutdown or switching proxy mode).</summary>
+    public async Task CleanupAsync(CancellationToken cancellationToken)
+    {
+        var tx = new NftTransactionBuilder(_table);
+        tx.Add(new NftTable());
+        tx.Delete(new NftTable());
+        await _nft.RunAsync(tx.Build(), cancellationToken).ConfigureAwait(false);
+        _programmedChains = null;
+        _programmedAffinitySets = null;
+        _staleChains.Clear();
+        _baseChainsRecreated = false;
+        lock (_lock)
+        {
+            _needFullSync = true;
+        }
+    }
+
+    private async Task LearnExistingObjectsAsync(CancellationToken ct)
+    {
+        // Once at start (never on the hot path): chains and affinity sets a previous run left behind.
+        _programmedChains = new HashSet<string>(StringComparer.Ordinal);
+        _programmedAffinitySets = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var chain in await _nft.ListAsync(_table, NftObjectKind.Chain, ct).ConfigureAwait(false))
+            {
+                if (ChainNames.IsServiceChain(chain))
+                {
+                    _programmedChains.Add(chain);
+                }
+            }
+
+            foreach (var set in await _nft.ListAsync(_table, NftObjectKind.Set, ct).ConfigureAwait(false))
+            {
+                if (ChainNames.IsAffinitySet(set))
+                {
+                    _programmedAffinitySets.Add(set);
+                }
+            }
+        }
+        catch (NftablesException ex) when (ex.Kind == NftErrorKind.NotFound)
+        {
+            // No table yet: nothing left over.
+        }
+        catch (NftablesException ex)
+        {
+            Log.ListFailed(_logger, ex, Family.ToString());
+        }
+    }
+
+    private async Task DeleteStaleChainsAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        if (_staleChains.Count == 0)
+        {
+            return;
+        }
+
+        var cutoff = now - _options.StaleChainDelay;
+        var tx = new NftTransactionBuilder(_table);
+        var deleted = new List<string>();
+        foreach (var (chain, since) in _staleChains)
+        {
+            if (since <= cutoff)
+            {
+                tx.Delete(new NftChain { Name = chain });
+                deleted.Add(chain);
+            }
+        }
+
+        if (deleted.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _nft.RunAsync(tx.Build(), ct).ConfigureAwait(false);
+            foreach (var chain in deleted)
+            {
+                _staleChains.Remove(chain);
+                _programmedChains?.Remove(chain);
+            }
+        }
+        catch (NftablesException ex)
+        {
+            // They stay stale (still flushed) and are retried at the next sync.
+            Log.StaleDeleteFailed(_logger, ex, deleted.Count, Family.ToString());
+        }
+    }
+
+    private void SetupTable(NftTransactionBuilder tx, IReadOnlyList<IPNetwork> serviceCidrs)
+    {
+        tx.Add(new NftTable { Comment = "rules for switchboard-proxy" });
+
+        // Once per process: delete and recreate base chains so a changed hook priority cannot fail the transaction.
+        if (!_baseChainsRecreated)
+        {
+            foreach (var bc in BaseChains)
+            {
+                tx.Add(new NftChain { Name = bc.Name });
+                tx.Delete(new NftChain { Name = bc.Name });
+            }
+        }
+
+        foreach (var bc in BaseChains)
+        {
+            var chain = new NftChain { Name = bc.Name, Type = bc.Type, Hook = bc.Hook, Priority = bc.Priority };
+            tx.Add(chain);
+            tx.Flush(chain);
+        }
+
+        var created = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (dst, src, extra) in JumpChains)
+        {
+            EnsureChain(tx, dst, created, skipCreation: false);
+            tx.Add(new NftRule { Chain = src, Text = extra + "jump " + dst });
+        }
+
+        EnsureChain(tx, ServicesChain, created, false);
+        EnsureChain(tx, ClusterIpsCheckChain, created, false);
+        EnsureChain(tx, MasqueradingChain, created, false);
+        EnsureChain(tx, MarkMasqChain, created, false);
+
+        tx.Add(new NftRule { Chain = MarkMasqChain, Text = "mark set mark or " + _masqueradeMark });
+        tx.Add(new NftRule { Chain = MasqueradingChain, Text = "mark and " + _masqueradeMark + " == 0 return" });
+        tx.Add(new NftRule { Chain = MasqueradingChain, Text = "mark set mark xor " + _masqueradeMark });
+        tx.Add(new NftRule { Chain = MasqueradingChain, Text = "masquerade fully-random" });
+
+        tx.Add(new NftSet { Name = ClusterIpsSet, Type = _addrType, Comment = "Active ClusterIPs" });
+        tx.Add(new NftRule { Chain = ClusterIpsCheckChain, Text = _ipX + " daddr @" + ClusterIpsSet + " reject", Comment = "Reject traffic to invalid ports of ClusterIPs" });
+        if (serviceCidrs.Count > 0)
+        {
+            tx.Add(new NftRule
+            {
+                Chain = ClusterIpsCheckChain,
+                Text = _ipX + " daddr { " + string.Join(", ", serviceCidrs) + " } drop",
+                Comment = "Drop traffic to unallocated ClusterIPs",
+            });
+        }
+
+        // add+delete makes sure the set is gone without failing when it does not exist.
+        tx.Add(new NftSet { Name = NodePortIpsSet, Type = _addrType, Comment = "IPs that accept NodePort traffic" });
+        var matchAll = _options.NodePortAddresses is null;
+        if (matchAll)
+        {
+            tx.Delete(new NftSet { Name = NodePortIpsSet });
+        }
+        else
+        {
+            tx.Flush(new NftSet { Name = NodePortIpsSet });
+            foreach (var ip in _options.NodePortAddresses!)
+            {
+                if (!Family.Matches(ip))
+                {
+                    continue;
+                }
+
+                if (IPAddress.IsLoopback(ip))
+                {
+                    Log.LocalhostNodePort(_logger, ip.ToString());
+                    continue;
+                }
+
+                tx.Add(new NftElement { Set = NodePortIpsSet, Key = [ip.ToString()] });
+            }
+        }
+
+        tx.Add(new NftMap { Name = NoEndpointServicesMap, Type = _addrType + " . inet_proto . inet_service : verdict", Comment = "vmap to drop or reject packets to services with no endpoints" });
+        tx.Add(new NftMap { Name = NoEndpointNodePortsMap, Type = "inet_proto . inet_service : verdict", Comment = "vmap to drop or reject packets to service nodeports with no endpoints" });
+        tx.Add(new NftChain { Name = RejectChain, Comment = "helper for @no-endpoint-services / @no-endpoint-nodeports" });
+        tx.Flush(new NftChain { Name = RejectChain });
+        tx.Add(new NftRule { Chain = RejectChain, Text = "reject" });
+        tx.Add(new NftRule { Chain = ServiceEndpointsCheckChain, Text = _ipX + " daddr . meta l4proto . th dport vmap @" + NoEndpointServicesMap });
+        tx.Add(new NftRule
+        {
+            Chain = NodePortEndpointsCheckChain,
+            Text = (matchAll ? _noLocalhost : _ipX + " daddr @" + NodePortIpsSet) + " meta l4proto . th dport vmap @" + NoEndpointNodePortsMap,
+        });
+
+        tx.Add(new NftMap { Name = FirewallIpsMap, Type = _addrType + " . inet_proto . inet_service : verdict", Comment = "destinations that are subject to LoadBalancerSourceRanges" });
+        tx.Add(new NftRule { Chain = FirewallCheckChain, Text = _ipX + " daddr . meta l4proto . th dport vmap @" + FirewallIpsMap });
+
+        tx.Add(new NftMap { Name = ServiceIpsMap, Type = _addrType + " . inet_proto . inet_service : verdict", Comment = "ClusterIP, ExternalIP and LoadBalancer IP traffic" });
+        tx.Add(new NftMap { Name = ServiceNodePortsMap, Type = "inet_proto . inet_service : verdict", Comment = "NodePort traffic" });
+        tx.Add(new NftRule { Chain = ServicesChain, Text = _ipX + " daddr . meta l4proto . th dport vmap @" + ServiceIpsMap });
+        tx.Add(new NftRule
+        {
+            Chain = ServicesChain,
+            Text = (matchAll ? "fib daddr type local " + _noLocalhost : _ipX + " daddr @" + NodePortIpsSet) + " meta l4proto . th dport vmap @" + ServiceNodePortsMap,
+        });
+
+        foreach (var s in _storages)
+        {
+            s.Reset(tx);
+        }
+    }
+
+    private static void EnsureChain(NftTransactionBuilder tx, string chain, HashSet<string> created, bool skipCreation)
+    {
+        if (!created.Add(chain) || skipCreation)
+        {
+            return;
+        }
+
+        tx.Add(new NftChain { Name = chain });
+        tx.Flush(new NftChain { Name = chain });
+    }
+
+    private ServiceChains NamesFor(ServicePortName spn, ServicePortInfo svc)
+    {
+        if (!_serviceChainNames.TryGetValue(spn, out var names))
+        {
+            var b = ChainNames.ServicePortBase(spn, svc.ProtocolLower);
+            names = new ServiceChains(
+                ChainNames.ServicePrefix + b, ChainNames.LocalPrefix + b, ChainNames.ExternalPrefix + b, ChainNames.FirewallPrefix + b, spn.ToString());
+            _serviceChainNames[spn] = names;
+        }
+
+        return names;
+    }
+
+    private (string Chain, string Affinity) NamesFor(ServicePortName spn, ServicePortInfo svc, EndpointInfo ep)
+    {
+        if (!_endpointChainNames.TryGetValue((spn, ep.Key), out var names))
+        {
+            var b = ChainNames.EndpointBase(spn, svc.ProtocolLower, ep);
+            names = (ChainNames.EndpointPrefix + b, ChainNames.AffinityPrefix + b);
+            _endpointChainNames[(spn, ep.Key)] = names;
+        }
+
+        return names;
+    }
+
+    private void WriteServicePort(NftTransactionBuilder tx, ServicePortName spn, ServicePortInfo svc, EndpointInfo[]? eps, string? zone,
+        bool skip, HashSet<string> activeChains, HashSet<string> activeAffinitySets)
+    {
+        var names = NamesFor(spn, svc);
+        var protocol = svc.ProtocolLower;
+        var port = svc.Port.ToString(CultureInfo.InvariantCulture);
+        var clusterIp = svc.ClusterIP.ToString();
+        var c = EndpointCategorizer.Categorize(eps, svc, _options.NodeName, zone);
+
+        foreach (var ep in c.AllReachable)
+        {
+            var (chain, affinity) = NamesFor(spn, svc, ep);
+            EnsureChain(tx, chain, activeChains, skip);
+            if (svc.SessionAffinityClientIP)
+            {
+                activeAffinitySets.Add(affinity);
+            }
+        }
+
+        var usesClusterChain = c.Cluster.Count > 0 && svc.UsesClusterEndpoints;
+        if (usesClusterChain)
+        {
+            EnsureChain(tx, names.Cluster, activeChains, skip);
+        }
+
+        var usesLocalChain = c.Local.Count > 0 && svc.UsesLocalEndpoints;
+        if (usesLocalChain)
+        {
+            EnsureChain(tx, names.Local, activeChains, skip);
+        }
+
+        var internalChain = names.Cluster;
+        var hasInternal = c.HasAnyEndpoints;
+        if (svc.InternalPolicyLocal)
+        {
+            internalChain = names.Local;
+            hasInternal = c.Local.Count > 0;
+        }
+
+        var externalPolicyChain = names.Cluster;
+        var hasExternal = c.HasAnyEndpoints;
+        if (svc.ExternalPolicyLocal)
+        {
+            externalPolicyChain = names.Local;
+            hasExternal = c.Local.Count > 0;
+        }
+
+        // The external chain is needed even without usable external endpoints: it short-circuits local traffic.
+        var usesExternalChain = c.HasAnyEndpoints && svc.ExternallyAccessible;
+        if (usesExternalChain)
+        {
+            EnsureChain(tx, names.External, activeChains, skip);
+        }
+
+        string? internalVerdict = null, externalVerdict = null;
+        if (!c.HasAnyEndpoints)
+        {
+            internalVerdict = "goto " + RejectChain;
+            externalVerdict = internalVerdict;
+        }
+        else
+        {
+            if (!hasInternal)
+            {
+                // iTP Local without local endpoints: ClusterIP traffic is dropped, external may still work.
+                internalVerdict = "drop";
+            }
+
+            if (!hasExternal)
+            {
+                // eTP Local without local endpoints: outside traffic is dropped, pod/node traffic short-circuits.
+                externalVerdict = "drop";
+            }
+        }
+
+        _clusterIps.Ensure(tx, [clusterIp], null, null);
+        if (hasInternal)
+        {
+            _serviceIps.Ensure(tx, [clusterIp, protocol, port], "goto " + internalChain, null);
+        }
+        else
+        {
+            _noEndpointServices.Ensure(tx, [clusterIp, protocol, port], internalVerdict, names.Display);
+        }
+
+        foreach (var ip in svc.ExternalIPs)
+        {
+            var text = ip.ToString();
+            if (c.HasAnyEndpoints)
+            {
+                _serviceIps.Ensure(tx, [text, protocol, port], "goto " + names.External, null);
+            }
+
+            if (!hasExternal)
+            {
+                _noEndpointServices.Ensure(tx, [text, protocol, port], externalVerdict, names.Display);
+            }
+        }
+
+        var usesFirewall = !svc.LoadBalancerVIPs.IsEmpty && !svc.LoadBalancerSourceRanges.IsEmpty;
+        if (usesFirewall)
+        {
+            EnsureChain(tx, names.Firewall, activeChains, skip);
+        }
+
+        foreach (var ip in svc.LoadBalancerVIPs)
+        {
+            var text = ip.ToString();
+            if (c.HasAnyEndpoints)
+            {
+                _serviceIps.Ensure(tx, [text, protocol, port], "goto " + names.External, null);
+            }
+
+            if (usesFirewall)
+            {
+                _firewallIps.Ensure(tx, [text, protocol, port], "goto " + names.Firewall, null);
+            }
+
+            if (!hasExternal)
+            {
+                _noEndpointServices.Ensure(tx, [text, protocol, port], externalVerdict, names.Display);
+            }
+        }
+
+        if (svc.NodePort != 0)
+        {
+            var nodePort = svc.NodePort.ToString(CultureInfo.InvariantCulture);
+
+            // NodePorts are not subject to loadBalancerSourceRanges (upstream behaviour).
+            if (c.HasAnyEndpoints)
+            {
+                _serviceNodePorts.Ensure(tx, [protocol, nodePort], "goto " + names.External, null);
+            }
+
+            if (!hasExternal)
+            {
+                _noEndpointNodePorts.Ensure(tx, [protocol, nodePort], externalVerdict, names.Display);
+            }
+        }
+
+        if (skip)
+        {
+            return;
+        }
+
+        if (hasInternal)
+        {
+            if (_options.MasqueradeAll)
+            {
+                AddRule(tx, internalChain, Sb().Append(_ipX).Append(" daddr ").Append(clusterIp).Append(' ').Append(protocol)
+                    .Append(" dport ").Append(port).Append(" jump ").Append(MarkMasqChain));
+            }
+            else if (_ifNotLocal is not null)
+            {
+                // Off-cluster traffic to a ClusterIP (a static route to the service range) may bounce off-node: masquerade.
+                AddRule(tx, internalChain, Sb().Append(_ipX).Append(" daddr ").Append(clusterIp).Append(' ').Append(protocol)
+                    .Append(" dport ").Append(port).Append(' ').Append(_ifNotLocal).Append(" jump ").Append(MarkMasqChain));
+            }
+        }
+
+        if (usesExternalChain)
+        {
+            if (!svc.ExternalPolicyLocal)
+            {
+                // Endpoints may be on other nodes: masquerade so replies come back through this node.
+                tx.Add(new NftRule { Chain = names.External, Text = "jump " + MarkMasqChain });
+            }
+            else
+            {
+                if (_ifLocal is not null)
+                {
+                    // Pod → external IP behaves as if it went out to the load balancer and came back: Cluster policy.
+                    tx.Add(new NftRule { Chain = names.External, Text = _ifLocal + " goto " + names.Cluster, Comment = "short-circuit pod traffic" });
+                }
+
+                // The node's own traffic has a local source (maybe the VIP itself): masquerade and use Cluster policy.
+                tx.Add(new NftRule { Chain = names.External, Text = "fib saddr type local jump " + MarkMasqChain, Comment = "masquerade local traffic" });
+                tx.Add(new NftRule { Chain = names.External, Text = "fib saddr type local goto " + names.Cluster, Comment = "short-circuit local traffic" });
+            }
+
+            if (hasExternal)
+            {
+                tx.Add(new NftRule { Chain = names.External, Text = "goto " + externalPolicyChain });
+            }
+        }
+
+        if (usesFirewall)
+        {
+            var sb = Sb().Append(_ipX).Append(" saddr != { ");
+            var allowFromNode = false;
+            for (var i = 0; i < svc.LoadBalancerSourceRanges.Count; i++)
+            {
+                var cidr = svc.LoadBalancerSourceRanges[i];
+                sb.Append(i == 0 ? "" : ", ").Append(cidr.ToString());
+                allowFromNode |= _options.NodeIp is not null && cidr.Contains(_options.NodeIp);
+            }
+
+            if (allowFromNode)
+            {
+                // A node reaching a VIP that is also a local address gets the VIP as source: allow it.
+                foreach (var ip in svc.LoadBalancerVIPs)
+                {
+                    sb.Append(", ").Append(ip.ToString());
+                }
+            }
+
+            AddRule(tx, names.Firewall, sb.Append(" } drop"));
+        }
+
+        if (svc.SessionAffinityClientIP)
+        {
+            var timeout = TimeSpan.FromSeconds(svc.StickyMaxAgeSeconds);
+            foreach (var ep in c.AllReachable)
+            {
+                // "dynamic" too: some kernels add it to a set updated from the packet path, and a later add without it would fail.
+                tx.Add(new NftSet
+                {
+                    Name = NamesFor(spn, svc, ep).Affinity,
+                    Type = _addrType,
+                    Flags = [NftSetFlags.Dynamic, NftSetFlags.Timeout],
+                    Timeout = timeout,
+                });
+            }
+        }
+
+        if (usesClusterChain)
+        {
+            WriteServiceToEndpointRules(tx, spn, svc, names.Cluster, c.Cluster);
+        }
+
+        if (usesLocalChain)
+        {
+            WriteServiceToEndpointRules(tx, spn, svc, names.Local, c.Local);
+        }
+
+        foreach (var ep in c.AllReachable)
+        {
+            var (chain, affinity) = NamesFor(spn, svc, ep);
+
+            // Hairpin: a pod reaching itself through the service must be masqueraded or it would answer itself directly.
+            AddRule(tx, chain, Sb().Append(_ipX).Append(" saddr ").Append(ep.Ip).Append(" jump ").Append(MarkMasqChain));
+            if (svc.SessionAffinityClientIP)
+            {
+                AddRule(tx, chain, Sb().Append("update @").Append(affinity).Append(" { ").Append(_ipX).Append(" saddr }"));
+            }
+
+            // nft 1.0.6 needs the L4 protocol before "dnat to ip:port".
+            AddRule(tx, chain, Sb().Append("meta l4proto ").Append(protocol).Append(" dnat to ").Append(ep.Key));
+        }
+    }
+
+    private void WriteServiceToEndpointRules(NftTransactionBuilder tx, ServicePortName spn, ServicePortInfo svc, string chain, IReadOnlyList<EndpointInfo> endpoints)
+    {
+        if (svc.SessionAffinityClientIP)
+        {
+            foreach (var ep in endpoints)
+            {
+                var (epChain, affinity) = NamesFor(spn, svc, ep);
+                AddRule(tx, chain, Sb().Append(_ipX).Append(" saddr @").Append(affinity).Append(" goto ").Append(epChain));
+            }
+        }
+
+        var sb = Sb().Append("numgen random mod ").Append(endpoints.Count).Append(" vmap { ");
+        for (var i = 0; i < endpoints.Count; i++)
+        {
+            sb.Append(i == 0 ? "" : ", ").Append(i).Append(" : goto ").Append(NamesFor(spn, svc, endpoints[i]).Chain);
+        }
+
+        AddRule(tx, chain, sb.Append(" }"));
+    }
+
+    private StringBuilder Sb() => _sb.Clear();
+
+    private static void AddRule(NftTransactionBuilder tx, string chain, StringBuilder text) =>
+        tx.Add(new NftRule { Chain = chain, Text = text.ToString() });
+
+    private sealed record ServiceChains(string Cluster, string Local, string External, string Firewall, string Display);
+}

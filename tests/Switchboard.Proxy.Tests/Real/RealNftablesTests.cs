@@ -1,0 +1,159 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using k8s.Models;
+using Switchboard.Netfilter;
+using Switchboard.Proxy.Model;
+using Switchboard.Proxy.Nftables;
+using Switchboard.Proxy.Tests.Nftables;
+using static Switchboard.Proxy.Tests.Builders;
+
+namespace Switchboard.Proxy.Tests.Real;
+
+/// <summary>
+/// The generator's transactions on real nft 1.0.6 in namespaces these tests make (root, as CI). Every transaction
+/// goes to the kernel and to the fake (they must agree), and traffic checks who answered.
+/// </summary>
+public sealed class RealNftablesTests
+{
+    private static V1Service[] RepresentativeServices() =>
+    [
+        Service("ns1", "plain", "172.30.0.41", Port("p80", 80), Port("dns", 53, "UDP")).With(s =>
+        {
+            s.ClusterIPs = ["172.30.0.41", "fd00:30::41"];
+            s.IpFamilies = ["IPv4", "IPv6"];
+            s.IpFamilyPolicy = "RequireDualStack";
+        }),
+        Service("ns2", "sticky", "172.30.0.42", Port("p80", 80)).With(s =>
+        {
+            s.SessionAffinity = "ClientIP";
+            s.SessionAffinityConfig = new V1SessionAffinityConfig { ClientIP = new V1ClientIPConfig { TimeoutSeconds = 600 } };
+        }),
+        Service("ns3", "lb", "172.30.0.43", Port("p80", 80, nodePort: 30080)).With(s =>
+        {
+            s.Type = "LoadBalancer";
+            s.ExternalTrafficPolicy = "Local";
+            s.HealthCheckNodePort = 30999;
+            s.LoadBalancerSourceRanges = ["203.0.113.0/25", "2001:db8:1::/64"];
+            s.ExternalIPs = ["192.168.99.22"];
+            s.ClusterIPs = ["172.30.0.43", "fd00:30::43"];
+            s.IpFamilies = ["IPv4", "IPv6"];
+        }).LoadBalancerIps("5.6.7.8", "2001:db8:ff::8"),
+        Service("ns4", "empty", "172.30.0.44", Port("p80", 80, nodePort: 30081)).With(s => s.Type = "NodePort"),
+        Service("ns5", "itp", "172.30.0.45", Port("p80", 80)).With(s => s.InternalTrafficPolicy = "Local"),
+    ];
+
+    private static V1EndpointSlice[] RepresentativeSlices() =>
+    [
+        Slice("ns1", "plain", "plain-4", "IPv4", [EpPort("p80", 8080), EpPort("dns", 5353, "UDP")], Ep("10.180.0.1", "other"), Ep("10.180.0.2", ProxierHarness.NodeName)),
+        Slice("ns1", "plain", "plain-6", "IPv6", [EpPort("p80", 8080), EpPort("dns", 5353, "UDP")], Ep("fd00:10::1", "other")),
+        Slice("ns2", "sticky", "sticky-4", "IPv4", [EpPort("p80", 80)], Ep("10.180.0.3", "other"), Ep("10.180.0.4", "other")),
+        Slice("ns3", "lb", "lb-4", "IPv4", [EpPort("p80", 80)], Ep("10.180.0.5", ProxierHarness.NodeName), Ep("10.180.0.6", "other", ready: false, serving: true, terminating: true)),
+        Slice("ns3", "lb", "lb-6", "IPv6", [EpPort("p80", 80)], Ep("fd00:10::5", "other")),
+        Slice("ns5", "itp", "itp-4", "IPv4", [EpPort("p80", 80)], Ep("10.180.0.7", "other")),
+    ];
+
+    [Fact]
+    public async Task Generator_RepresentativeServices_RealNftAcceptsFullPartialAndCleanupSyncs()
+    {
+        var prefix = TestNamespace.NewPrefix();
+        await using var node = await TestNamespace.CreateAsync(prefix + "-n");
+        foreach (var family in new[] { IpFamily.IPv4, IpFamily.IPv6 })
+        {
+            TeeNftables? tee = null;
+            var h = new ProxierHarness(family,
+                o => o with { TableName = prefix + "-proxy", NodePortAddresses = family == IpFamily.IPv4 ? null : o.NodePortAddresses },
+                fake => tee = new TeeNftables(new NftablesRunner(node.Name), fake));
+            h.Proxier.OnServiceCidrsChanged([IPNetwork.Parse("172.30.0.0/16"), IPNetwork.Parse("fd00:30::/112")]);
+            h.Add(RepresentativeServices()).Add(RepresentativeSlices());
+            Assert.True((await h.SyncAsync()).FullSync);
+
+            // Partial syncs: endpoints change, a service goes away, affinity set removed, then stale chains deleted.
+            h.Proxier.OnEndpointSliceUpdate(Slice("ns2", "sticky", "sticky-4", "IPv4", [EpPort("p80", 80)], Ep("10.180.0.3", "other")));
+            h.Proxier.OnEndpointSliceUpdate(Slice("ns1", "plain", "plain-6", "IPv6", [EpPort("p80", 8080)], Ep("fd00:10::1", "other"), Ep("fd00:10::2", "other")));
+            Assert.False((await h.SyncAsync()).FullSync);
+            h.Proxier.OnServiceDelete(RepresentativeServices()[2]);
+            await h.SyncAsync();
+            h.Time.Advance(TimeSpan.FromSeconds(2));
+            await h.SyncAsync();
+
+            var real = new NftablesRunner(node.Name);
+            var realChains = await real.ListAsync(h.Proxier.Table, NftObjectKind.Chain, CancellationToken.None);
+            Assert.Equal(h.Table.Chains.Keys.Order(StringComparer.Ordinal), realChains.Order(StringComparer.Ordinal));
+            Assert.DoesNotContain(realChains, c => c.Contains("ns3/lb", StringComparison.Ordinal));
+            var realSets = await real.ListAsync(h.Proxier.Table, NftObjectKind.Set, CancellationToken.None);
+            Assert.Equal(family == IpFamily.IPv4 ? 1 : 0, realSets.Count(s => s.StartsWith("affinity-", StringComparison.Ordinal)));
+            Assert.True(tee!.Scripts.Count >= 4);
+
+            await h.Proxier.CleanupAsync(CancellationToken.None);
+            await Assert.ThrowsAsync<NftablesException>(() => real.ListAsync(h.Proxier.Table, NftObjectKind.Chain, CancellationToken.None));
+        }
+    }
+
+    [Fact]
+    public async Task ClusterIp_TcpFromTheNode_ReachesTheEndpointListener_AndNoEndpointsIsRefused()
+    {
+        var prefix = TestNamespace.NewPrefix();
+        await using var node = await TestNamespace.CreateAsync(prefix + "-n");
+        await using var server = await TestNamespace.CreateAsync(prefix + "-s");
+        await TestNamespace.ShAsync("ip", "link", "add", prefix + "-a", "netns", node.Name, "type", "veth", "peer", "name", prefix + "-b", "netns", server.Name);
+        await node.ExecAsync("ip", "addr", "add", "10.250.0.1/24", "dev", prefix + "-a");
+        await node.ExecAsync("ip", "link", "set", prefix + "-a", "up");
+        await node.ExecAsync("ip", "route", "add", "172.30.0.0/16", "dev", prefix + "-a");
+        await server.ExecAsync("ip", "addr", "add", "10.250.0.2/24", "dev", prefix + "-b");
+        await server.ExecAsync("ip", "link", "set", prefix + "-b", "up");
+
+        var h = new ProxierHarness(IpFamily.IPv4,
+            o => o with
+            {
+                TableName = prefix + "-proxy",
+                NodeIp = IPAddress.Parse("10.250.0.1"),
+                NodePortAddresses = [IPAddress.Parse("10.250.0.1")],
+                ClusterCidrs = [IPNetwork.Parse("10.244.0.0/16")],
+            },
+            fake => new TeeNftables(new NftablesRunner(node.Name), fake));
+        h.Add(Service("ns1", "web", "172.30.0.10", Port("http", 80)), Service("ns1", "none", "172.30.0.11", Port("http", 80)));
+        h.Add(Slice("ns1", "web", "web-a", "IPv4", [EpPort("http", 8080)], Ep("10.250.0.2", "other")));
+        await h.SyncAsync();
+
+        using var listener = server.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Parse("10.250.0.2"), 8080));
+        listener.Listen();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var serve = Task.Run(async () =>
+        {
+            using var accepted = await listener.AcceptAsync(cts.Token);
+            var reply = $"endpoint {server.Name} at {accepted.LocalEndPoint} saw {accepted.RemoteEndPoint}";
+            await accepted.SendAsync(Encoding.ASCII.GetBytes(reply), cts.Token);
+            accepted.Shutdown(SocketShutdown.Send);
+        });
+
+        using (var client = node.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await client.ConnectAsync(new IPEndPoint(IPAddress.Parse("172.30.0.10"), 80), cts.Token);
+            var received = new MemoryStream();
+            var chunk = new byte[256];
+            int read;
+            while ((read = await client.ReceiveAsync(chunk, cts.Token)) > 0)
+            {
+                received.Write(chunk, 0, read);
+            }
+
+            // Who answered: the endpoint in the server namespace, seeing the node's (masqueraded) address.
+            Assert.StartsWith($"endpoint {server.Name} at 10.250.0.2:8080 saw 10.250.0.1:", Encoding.ASCII.GetString(received.ToArray()), StringComparison.Ordinal);
+        }
+
+        await serve;
+
+        // The same through the tracer, for the record of what the kernel just did.
+        h.AssertFlows(new FlowCase("node to cluster IP", "10.250.0.1", "172.30.0.10", 80, "10.250.0.2:8080", Masq: true, Origin: Switchboard.Netfilter.Tracing.PacketOrigin.Node));
+
+        foreach (var (ip, port) in new[] { ("172.30.0.11", 80), ("172.30.0.10", 81) })
+        {
+            // No endpoints, or a port the Service does not have: REJECT, which TCP reports as connection refused.
+            using var client = node.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            var ex = await Assert.ThrowsAsync<SocketException>(async () => await client.ConnectAsync(new IPEndPoint(IPAddress.Parse(ip), port), cts.Token));
+            Assert.Equal(SocketError.ConnectionRefused, ex.SocketErrorCode);
+        }
+    }
+}
