@@ -4,7 +4,10 @@ using k8s;
 using Microsoft.Extensions.Logging;
 using Switchboard.Cli.Logging;
 using Switchboard.Node.Agent;
+using Switchboard.Node.KubeletApi;
+using Switchboard.Node.Routing;
 using Switchboard.Node.Runtime;
+using Switchboard.Node.Topology;
 
 namespace Switchboard.Cli;
 
@@ -86,7 +89,14 @@ internal static class AgentCommand
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
             {
                 c.Cancel = true;
-                stop.Cancel();
+                // The handler runs on its own thread: a late SIGTERM can race the disposal of stop.
+                try
+                {
+                    stop.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                }
             });
             var agent = new NodeAgent(client, options, TimeProvider.System, loggers.CreateLogger<NodeAgent>());
             var runtimeOptions = new RuntimeOptions
@@ -104,7 +114,25 @@ internal static class AgentCommand
             };
             // The kubelet API (another slice) serves exec/logs through host.Runtime, the IContainerLocator.
             using var host = new PodRuntimeHost(client, runtimeOptions, TimeProvider.System, loggers);
-            await Task.WhenAll(agent.RunAsync(stop.Token), host.RunAsync(stop.Token)).ConfigureAwait(false);
+            // Routes to every other Node's Pod CIDRs via its InternalIP (host-gw).
+            using var routes = new PodCidrRouteController(client, new ProcessCommandRunner(), null, options.NodeName, loggers, TimeProvider.System);
+            // The kubelet API accepts client certificates of the cluster CA only (the API server's kubelet client).
+            Directory.CreateDirectory(runtimeOptions.DataDir);
+            var caFile = Path.Combine(runtimeOptions.DataDir, "ca.crt");
+            if (runtimeOptions.CaPem is null)
+            {
+                await Console.Error.WriteLineAsync("switchboard agent: the kubeconfig has no certificate-authority data; the kubelet API needs the cluster CA").ConfigureAwait(false);
+                return 1;
+            }
+            await File.WriteAllTextAsync(caFile, runtimeOptions.CaPem, CancellationToken.None).ConfigureAwait(false);
+            var kubeletAddresses = ips.Length > 0 ? ips.Select(System.Net.IPAddress.Parse).ToList() : [System.Net.IPAddress.Any];
+            var kubelet = await KubeletServer.StartAsync(
+                new KubeletServerOptions { NodeName = options.NodeName, Addresses = kubeletAddresses, Port = options.KubeletPort, ClientCaFile = caFile },
+                host.Runtime, loggers, TimeProvider.System, stop.Token).ConfigureAwait(false);
+            await using (kubelet.ConfigureAwait(false))
+            {
+                await Task.WhenAll(agent.RunAsync(stop.Token), host.RunAsync(stop.Token), routes.RunAsync(stop.Token)).ConfigureAwait(false);
+            }
             return 0;
         });
         return cmd;

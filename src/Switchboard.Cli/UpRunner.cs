@@ -74,6 +74,14 @@ internal static partial class UpRunner
         {
             await Console.Error.WriteLineAsync($"switchboard up: cluster {cluster.Plan.Id}, {nodes} node(s), data dir {options.DataDir}").ConfigureAwait(false);
             options.ExtraSans = [.. options.ExtraSans, TopologyPlan.GatewayIpv4, TopologyPlan.GatewayIpv6];
+            // Pods reach the API at the kubernetes Service (10.96.0.1:443), whose EndpointSlice lists the advertised underlay gateway.
+            if (options.AdvertiseAddresses.Count == 0)
+            {
+                options.AdvertiseAddresses = [TopologyPlan.GatewayIpv4, TopologyPlan.GatewayIpv6];
+            }
+            // Node IPs live in the underlay: the API server reaches kubelet APIs (exec, logs) from sockets made there.
+            using var underlaySockets = new NetnsSocketFactory(cluster.Plan.Underlay);
+            options.KubeletDialer = async (endpoint, dialCt) => new System.Net.Sockets.NetworkStream(await underlaySockets.ConnectAsync(endpoint, dialCt).ConfigureAwait(false), ownsSocket: true);
             ApiServerHost host;
             try
             {
@@ -100,7 +108,6 @@ internal static partial class UpRunner
                 using var routesStop = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
                 var routesTask = underlayRoutes.RunAsync(routesStop.Token);
                 // LoadBalancer Services: ECMP routes over healthy nodes in the underlay, published on the host loopback.
-                using var underlaySockets = new NetnsSocketFactory(cluster.Plan.Underlay);
                 using var lbRoutes = new LoadBalancerRoutes(routesClient, new ProcessCommandRunner(), cluster.Plan.Underlay, LoadBalancerRoutes.HttpProbe(underlaySockets.ConnectAsync), loggerFactory, TimeProvider.System);
                 var lbRoutesTask = lbRoutes.RunAsync(routesStop.Token);
                 var publisher = new HostPublisher(routesClient, new NetnsDialer(underlaySockets), up.LbHostAddress, System.Net.IPAddress.IPv6Loopback, loggerFactory, TimeProvider.System);
@@ -115,7 +122,7 @@ internal static partial class UpRunner
                         var kubeconfig = Path.Combine(options.DataDir, "nodes", node.Name, "kubeconfig");
                         Directory.CreateDirectory(Path.GetDirectoryName(kubeconfig)!);
                         Kubeconfig.WriteForNode(kubeconfig, host.CaPem, EmbeddedCluster.InClusterServer, host.AdminToken, node.Name);
-                        cluster.StartAgent(node, kubeconfig);
+                        cluster.StartAgent(node, kubeconfig, up.ClusterDns.ToString(), up.ClusterDomain);
                     }
                     using (var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(host.KubeconfigPath)))
                     {

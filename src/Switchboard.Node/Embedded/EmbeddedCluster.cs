@@ -46,6 +46,7 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
             var plan = new TopologyPlan(id, nodes, zones);
             var topology = new ClusterTopology(plan, runner, OwnedState.Load(dataDir, id), logger);
             await topology.RemoveAsync(ct).ConfigureAwait(false);
+            UnmountUnder(dataDir, logger);
             await topology.CreateAsync(ct).ConfigureAwait(false);
             return (new EmbeddedCluster(runLock, topology, dataDir, logger), 0);
         }
@@ -67,19 +68,23 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
     public static string InClusterServer => "https://" + TopologyPlan.GatewayIpv4 + ":" + TopologyPlan.ApiPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Starts `switchboard agent` in the node's namespace; its output goes to logs/&lt;node&gt;.log.</summary>
-    public void StartAgent(NodePlan node, string kubeconfig)
+    public void StartAgent(NodePlan node, string kubeconfig, string clusterDns, string clusterDomain)
     {
-        var psi = new ProcessStartInfo("ip")
+        // nsenter --net, not `ip netns exec`: the latter gives the agent a private (slave) mount namespace, so the
+        // Pod namespaces it mounts under /run/netns would be invisible to `up` (cleanup) and to a restarted agent
+        // (re-adoption). nsenter enters only the network namespace and execs in place.
+        var psi = new ProcessStartInfo("nsenter")
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
         };
-        // `ip netns exec` execs in place, so the pid recorded is the agent's own.
-        foreach (var a in (string[])["netns", "exec", node.Namespace, .. SelfCommand(), "agent",
+        // nsenter execs in place, so the pid recorded is the agent's own.
+        foreach (var a in (string[])["--net=/run/netns/" + node.Namespace, "--", .. SelfCommand(), "agent",
             "--kubeconfig", kubeconfig, "--node-name", node.Name, "--node-ip", node.NodeIps,
-            "--data-dir", Path.Combine(_dataDir, "nodes", node.Name)])
+            "--data-dir", Path.Combine(_dataDir, "nodes", node.Name),
+            "--netns-prefix", Plan.Prefix.TrimEnd('-'), "--cluster-dns", clusterDns, "--cluster-domain", clusterDomain])
         {
             psi.ArgumentList.Add(a);
         }
@@ -158,6 +163,7 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
             }
         }
         await _topology.RemoveAsync(CancellationToken.None).ConfigureAwait(false);
+        UnmountUnder(_dataDir, _logger);
         foreach (var (_, process, drain) in _agents)
         {
             await drain.ConfigureAwait(false);
@@ -165,6 +171,35 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
         }
         _lock.Dispose();
     }
+
+    /// <summary>
+    /// Unmounts what the Pod runtime bind-mounted under the data dir (UTS and mount namespace files of Pods): once
+    /// the cluster is down nothing may keep those namespaces alive. Deepest first; lazily, so a busy one still goes.
+    /// </summary>
+    internal static void UnmountUnder(string dataDir, ILogger logger)
+    {
+        var root = Path.GetFullPath(dataDir).TrimEnd('/') + "/";
+        var points = new List<string>();
+        foreach (var line in File.ReadLines("/proc/self/mounts"))
+        {
+            var fields = line.Split(' ');
+            // /proc/mounts escapes spaces as \040; data dirs with spaces are not supported here.
+            if (fields.Length > 1 && fields[1].StartsWith(root, StringComparison.Ordinal))
+            {
+                points.Add(fields[1]);
+            }
+        }
+        foreach (var point in points.OrderByDescending(p => p.Length))
+        {
+            if (Umount2(point, 2 /* MNT_DETACH */) != 0)
+            {
+                Log.UnmountFailed(logger, point, System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
+            }
+        }
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial int Umount2(string target, int flags);
 
     private static string[] SelfCommand()
     {
@@ -215,6 +250,9 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
     {
         [LoggerMessage(Level = LogLevel.Information, Message = "started the agent of {Node} (pid {Pid})")]
         public static partial void AgentStarted(ILogger logger, string node, int pid);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "cannot unmount {Path} (errno {Errno})")]
+        public static partial void UnmountFailed(ILogger logger, string path, int errno);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "the agent of {Node} did not stop within 5 s; killing it")]
         public static partial void AgentSlow(ILogger logger, string node);

@@ -63,6 +63,9 @@ internal sealed partial class ClusterTopology(TopologyPlan plan, ICommandRunner 
                 }
             }
         }
+        // Containers are host processes in Pod (or, with hostNetwork, node) namespaces that outlive their agent:
+        // stop them before their namespaces go, SIGTERM then SIGKILL, as a node shutdown would.
+        await StopProcessesInAsync(names, ct).ConfigureAwait(false);
         // Node namespaces first, the underlay last, so veth peers go with their node.
         foreach (var ns in names.OrderBy(n => n == plan.Underlay ? 1 : 0).ThenBy(n => n, StringComparer.Ordinal))
         {
@@ -81,8 +84,50 @@ internal sealed partial class ClusterTopology(TopologyPlan plan, ICommandRunner 
         }
     }
 
+    /// <summary>How long processes in the cluster's namespaces get between SIGTERM and SIGKILL.</summary>
+    public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(3);
+
+    private async Task StopProcessesInAsync(IEnumerable<string> namespaces, CancellationToken ct)
+    {
+        var pids = await PidsInAsync(namespaces, ct).ConfigureAwait(false);
+        if (pids.Count == 0)
+        {
+            return;
+        }
+        Log.Stopping(logger, pids.Count);
+        await runner.RunAsync("kill", ["-TERM", .. pids], ct).ConfigureAwait(false);
+        var deadline = DateTime.UtcNow + StopGrace;
+        while (DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100, ct).ConfigureAwait(false);
+            pids = await PidsInAsync(namespaces, ct).ConfigureAwait(false);
+            if (pids.Count == 0)
+            {
+                return;
+            }
+        }
+        await runner.RunAsync("kill", ["-KILL", .. pids], ct).ConfigureAwait(false);
+    }
+
+    private async Task<List<string>> PidsInAsync(IEnumerable<string> namespaces, CancellationToken ct)
+    {
+        var pids = new List<string>();
+        foreach (var ns in namespaces)
+        {
+            var r = await runner.RunAsync("ip", ["netns", "pids", ns], ct).ConfigureAwait(false);
+            if (r.Ok)
+            {
+                pids.AddRange(r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(p => p.All(char.IsAsciiDigit) && p != Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+        }
+        return pids;
+    }
+
     private static partial class Log
     {
+        [LoggerMessage(Level = LogLevel.Information, Message = "stopping {Count} process(es) left in the cluster's namespaces")]
+        public static partial void Stopping(ILogger logger, int count);
+
         [LoggerMessage(Level = LogLevel.Warning, Message = "cannot delete network namespace {Namespace}: {Error}")]
         public static partial void DeleteFailed(ILogger logger, string @namespace, string error);
     }
