@@ -53,8 +53,8 @@ internal sealed partial class TinyHttpServer : IAsyncDisposable
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            // As Go's net.Listen: a port in TIME_WAIT after a close can be bound again at once.
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // No ReuseAddress: on Linux .NET maps it to SO_REUSEPORT too, which would let two listeners share a port
+            // silently. .NET already sets SO_REUSEADDR for TCP listeners on Unix, so TIME_WAIT does not block a re-bind.
             if (endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.Address.Equals(IPAddress.IPv6Any))
             {
                 socket.DualMode = true;
