@@ -17,13 +17,16 @@ internal sealed record FlowCase(string Name, string SourceIp, string DestIp, int
 
 /// <summary>
 /// Trackers → generator → fake nftables → tracer, for one node with the upstream test addresses:
-/// node 192.168.0.2 / 2001:db8::2, cluster CIDR 10.0.0.0/8 / fd00:10::/64 (local-traffic detection).
+/// node 192.168.0.2 / 2001:db8::1, cluster CIDR 10.0.0.0/8 / fd00:10::/64 (local-traffic detection).
 /// </summary>
 internal sealed class ProxierHarness
 {
     public const string NodeName = "test-node";
     public const string NodeIp = "192.168.0.2";
-    public const string NodeIp6 = "2001:db8::2";
+    public const string NodeIp6 = "2001:db8::1";
+
+    /// <summary>Upstream testNodeIPs: every address the tracer treats as the node's own.</summary>
+    public static readonly string[] TracerNodeIps = ["192.168.0.2", "192.168.1.2", "192.168.99.11", "2001:db8::1", "2001:db8:1::2"];
 
     public ProxierHarness(IpFamily family = IpFamily.IPv4, Func<NftablesProxierOptions, NftablesProxierOptions>? configure = null, Func<FakeNftables, INftables>? backend = null)
     {
@@ -87,7 +90,7 @@ internal sealed class ProxierHarness
     }
 
     public TraceResult Trace(string src, string dst, int port, string protocol = "tcp", PacketOrigin origin = PacketOrigin.External) =>
-        new PacketTracer(Nft.Snapshot, [NodeIp, NodeIp6]).Trace(new TracePacket(src, protocol, dst, port, origin));
+        new PacketTracer(Nft.Snapshot, TracerNodeIps).Trace(new TracePacket(src, protocol, dst, port, origin));
 
     public void AssertFlows(params FlowCase[] cases)
     {
