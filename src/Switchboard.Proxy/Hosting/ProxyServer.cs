@@ -106,12 +106,10 @@ internal sealed partial class ProxyServer : IAsyncDisposable
         _familyNames = string.Join(",", _families.Select(f => f.Family));
         Metrics.ServiceChangesPending = () => _families[0].Proxier.ServiceChanges.PendingCount;
 
-        // Upstream's informer selectors: opted-out Services and headless slices never reach the proxy.
-        _services = _informers.Informer<V1Service>(ResourceRequest.For<V1Service>() with { LabelSelector = "!" + ProxyLabels.ServiceProxyName });
-        _slices = _informers.Informer<V1EndpointSlice>(ResourceRequest.For<V1EndpointSlice>() with
-        {
-            LabelSelector = "!" + ProxyLabels.ServiceProxyName + ",!" + ProxyLabels.Headless,
-        });
+        // Upstream filters service-proxy-name and headless with label selectors; here the trackers filter, so an
+        // object that gains the label arrives as an update and is removed (a selector watch may not report it leaving).
+        _services = _informers.Informer<V1Service>();
+        _slices = _informers.Informer<V1EndpointSlice>();
         _slices.AddIndex(Indexers.NamespaceLabel, Indexers.ByNamespaceLabel);
         _nodes = _informers.Informer<V1Node>(ResourceRequest.For<V1Node>() with { FieldSelector = "metadata.name=" + options.NodeName });
         _serviceCidrs = _informers.Informer<V1ServiceCIDR>();
@@ -131,6 +129,9 @@ internal sealed partial class ProxyServer : IAsyncDisposable
 
     /// <summary>Where /metrics is served, once bound.</summary>
     public IPEndPoint? MetricsEndPoint => Volatile.Read(ref _metrics)?.LocalEndPoint;
+
+    /// <summary>The own-Node informer has listed (its labels reached the proxiers). For tests.</summary>
+    internal bool NodeInformerSynced => _nodes.HasSynced;
 
     internal IReadOnlyList<NftablesProxier> Proxiers => [.. _families.Select(f => f.Proxier)];
 
@@ -168,6 +169,22 @@ internal sealed partial class ProxyServer : IAsyncDisposable
         finally
         {
             Log.Stopped(_logger);
+        }
+    }
+
+    /// <summary>Removes the proxy's tables (agent shutdown in <c>up</c>, or switching proxy mode); not done on a normal stop.</summary>
+    public async Task CleanupAsync(CancellationToken cancellationToken)
+    {
+        foreach (var f in _families)
+        {
+            try
+            {
+                await f.Proxier.CleanupAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (NftablesException ex)
+            {
+                Log.CleanupFailed(_logger, ex, f.Family);
+            }
         }
     }
 
@@ -216,7 +233,8 @@ internal sealed partial class ProxyServer : IAsyncDisposable
             TableName = _options.TableName,
             NodeIp = _options.NodeIps.FirstOrDefault(ip => family.Matches(ip)),
             ClusterCidrs = [.. _options.ClusterCidrs.Where(c => family.Matches(c.BaseAddress))],
-            NodePortAddresses = _options.NodePortAddresses is { } npa ? [.. npa.Where(ip => family.Matches(ip))] : null,
+            // Upstream nftables default ("primary"): NodePorts on the node's primary IPs only.
+            NodePortAddresses = [.. (_options.NodePortAddresses ?? _options.NodeIps).Where(ip => family.Matches(ip))],
             MasqueradeAll = _options.MasqueradeAll,
             MasqueradeBit = _options.MasqueradeBit,
             MinSyncPeriod = _options.MinSyncPeriod,
@@ -572,6 +590,9 @@ internal sealed partial class ProxyServer : IAsyncDisposable
 
         [LoggerMessage(Level = LogLevel.Debug, Message = "Deleted {Count} stale UDP conntrack entries ({Family})")]
         public static partial void ConntrackCleaned(ILogger logger, IpFamily family, int count);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove the proxy's nftables table ({Family})")]
+        public static partial void CleanupFailed(ILogger logger, Exception exception, IpFamily family);
 
         [LoggerMessage(Level = LogLevel.Error, Message = "UDP conntrack clean-up failed ({Family})")]
         public static partial void ConntrackFailed(ILogger logger, Exception exception, IpFamily family);

@@ -18,7 +18,7 @@ internal sealed record ProxyServerOptions
     /// <summary><c>--cluster-cidr</c> (both families): local-traffic detection. Empty: no detection.</summary>
     public IReadOnlyList<IPNetwork> ClusterCidrs { get; init; } = [];
 
-    /// <summary><c>--nodeport-addresses</c> as IPs; null = every local address except loopback.</summary>
+    /// <summary><c>--nodeport-addresses</c> as IPs; null = the <see cref="NodeIps"/> (upstream nftables default "primary").</summary>
     public IReadOnlyList<IPAddress>? NodePortAddresses { get; init; }
 
     public bool MasqueradeAll { get; init; }
@@ -44,7 +44,7 @@ internal sealed record ProxyServerOptions
 
     /// <summary>
     /// Addresses the healthCheckNodePort servers listen on. Null: the <see cref="NodePortAddresses"/> when set, else
-    /// all addresses (0.0.0.0), as upstream.
+    /// all addresses (0.0.0.0), as upstream with nodePortAddresses unset.
     /// </summary>
     public IReadOnlyList<IPAddress>? HealthCheckNodePortAddresses { get; init; }
 

@@ -186,6 +186,51 @@ public sealed class ProxyServerFunctionalTests : IAsyncLifetime
         Assert.Single(_conntrack.Flows);
     }
 
+    [Fact]
+    public async Task RunAsync_OwnNodeChanges_ZoneLabelForcesFullSyncAndAutoscalerTaintFailsHealthz()
+    {
+        await _proxy.FirstSyncCompleted.WaitAsync(Wait);
+        var metrics = _proxy.Metrics.For(IpFamily.IPv4);
+
+        // Once a Service created after the Node was seen is programmed, the full sync for the Node's labels is done.
+        await Eventually(() => _proxy.NodeInformerSynced, () => "node informer not synced");
+        var a = await CreateServiceAsync("a");
+        await Eventually(() => Trace(a, 80).Output == "REJECT", () => "service a not programmed: " + Trace(a, 80));
+        var full = metrics.FullSyncDuration.Count;
+        var partial = metrics.PartialSyncDuration.Count;
+
+        // Another node's labels change nothing.
+        await _api.Client.CoreV1.CreateNodeAsync(new V1Node { Metadata = new V1ObjectMeta { Name = "node-b" } });
+        await _api.Client.CoreV1.PatchNodeAsync(new V1Patch("{\"metadata\":{\"labels\":{\"topology.kubernetes.io/zone\":\"z\"}}}", V1Patch.PatchType.MergePatch), "node-b");
+
+        // A Service change is a partial sync; our zone label changing forces a full one.
+        var b = await CreateServiceAsync("b");
+        await Eventually(() => Trace(b, 80).Output == "REJECT", () => "service b not programmed: " + Trace(b, 80));
+        Assert.True(metrics.PartialSyncDuration.Count > partial);
+        Assert.Equal(full, metrics.FullSyncDuration.Count);
+        await _api.Client.CoreV1.PatchNodeAsync(new V1Patch("{\"metadata\":{\"labels\":{\"topology.kubernetes.io/zone\":\"b\"}}}", V1Patch.PatchType.MergePatch), Node);
+        await Eventually(() => metrics.FullSyncDuration.Count > full, () => "no full sync after the zone label changed");
+
+        // Cluster autoscaler marks the node for deletion: /healthz 503 (nodeEligible false), /livez still 200.
+        var healthz = _proxy.HealthzEndPoint!;
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync($"http://{healthz}/healthz")).Status);
+        await _api.Client.CoreV1.PatchNodeAsync(new V1Patch("{\"spec\":{\"taints\":[{\"key\":\"ToBeDeletedByClusterAutoscaler\",\"effect\":\"NoSchedule\"}]}}", V1Patch.PatchType.MergePatch), Node);
+        await Eventually(async () => (await GetAsync($"http://{healthz}/healthz")).Status == HttpStatusCode.ServiceUnavailable, () => "healthz still 200");
+        var (_, body, _) = await GetAsync($"http://{healthz}/healthz");
+        Assert.Contains("\"nodeEligible\":false", body, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync($"http://{healthz}/livez")).Status);
+    }
+
+    private async Task<string> CreateServiceAsync(string name)
+    {
+        var svc = await _api.Client.CoreV1.CreateNamespacedServiceAsync(new V1Service
+        {
+            Metadata = new V1ObjectMeta { Name = name },
+            Spec = new V1ServiceSpec { Ports = [new V1ServicePort { Port = 80, Protocol = "TCP" }] },
+        }, _ns);
+        return svc.Spec.ClusterIP;
+    }
+
     private static ConntrackFlow Flow(IPAddress serviceIp, string endpoint) => new()
     {
         Protocol = "udp",
