@@ -24,8 +24,7 @@ public sealed class ProxyServerRealTests
         await using var ns = await TestNamespace.CreateAsync(prefix + "-n");
         await api.Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = prefix } });
 
-        using var stop = new CancellationTokenSource();
-        var proxy = new ProxyServer(
+        ProxyServer NewProxy() => new(
             api.Client,
             new ProxyServerOptions
             {
@@ -40,7 +39,10 @@ public sealed class ProxyServerRealTests
             },
             new Dictionary<IpFamily, INftables> { [IpFamily.IPv4] = new NftablesRunner(ns.Name) },
             new ConntrackTool(ns.Name));
+        using var stop = new CancellationTokenSource();
+        var proxy = NewProxy();
         var run = proxy.RunAsync(stop.Token);
+        string clusterIp;
         try
         {
             await proxy.FirstSyncCompleted.WaitAsync(Wait);
@@ -51,6 +53,7 @@ public sealed class ProxyServerRealTests
                 Metadata = new V1ObjectMeta { Name = "web" },
                 Spec = new V1ServiceSpec { Ports = [new V1ServicePort { Name = "http", Port = 80, Protocol = "TCP" }] },
             }, prefix);
+            clusterIp = svc.Spec.ClusterIP;
             await api.Client.DiscoveryV1.CreateNamespacedEndpointSliceAsync(new V1EndpointSlice
             {
                 Metadata = new V1ObjectMeta { Name = "web-1", Labels = new Dictionary<string, string> { ["kubernetes.io/service-name"] = "web" } },
@@ -78,6 +81,23 @@ public sealed class ProxyServerRealTests
         }
 
         // Stopping leaves the rules (established connections survive an agent restart); the namespace takes them away.
-        Assert.Contains($"table ip {table}", await ns.ExecAsync("nft", "list", "tables"), StringComparison.Ordinal);
+        Assert.Contains(clusterIp + " . tcp . 80", await ns.ExecAsync("nft", "list", "map", "ip", table, "service-ips"), StringComparison.Ordinal);
+
+        // A restarted proxy resyncs in full over what it finds and keeps the Service programmed.
+        using var stop2 = new CancellationTokenSource();
+        var again = NewProxy();
+        var run2 = again.RunAsync(stop2.Token);
+        try
+        {
+            await again.FirstSyncCompleted.WaitAsync(Wait);
+            Assert.Equal(1, again.Metrics.For(IpFamily.IPv4).FullSyncDuration.Count);
+            Assert.Contains(clusterIp + " . tcp . 80", await ns.ExecAsync("nft", "list", "map", "ip", table, "service-ips"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await stop2.CancelAsync();
+            await run2.WaitAsync(Wait);
+            await again.DisposeAsync();
+        }
     }
 }
