@@ -168,6 +168,8 @@ internal sealed partial class ProxyServer : IAsyncDisposable
         }
         finally
         {
+            // Whoever waits for the first sync must not hang on a proxy that stopped before it.
+            _firstSync.TrySetCanceled(cancellationToken.IsCancellationRequested ? cancellationToken : new CancellationToken(true));
             Log.Stopped(_logger);
         }
     }
@@ -375,7 +377,18 @@ internal sealed partial class ProxyServer : IAsyncDisposable
 
         f.LastOutcome = null;
         var start = _time.GetTimestamp();
-        await f.Proxier.SyncAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await f.Proxier.SyncAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // nft errors are handled inside the proxier; anything else (nft missing, a bug) must not end the loop.
+            Log.SyncCrashed(_logger, ex, f.Family, _options.SyncPeriod);
+            f.LastOutcome = null;
+            f.Runner.RetryAfter(_options.SyncPeriod);
+        }
+
         var seconds = _time.GetElapsedTime(start).TotalSeconds;
         f.Metrics.SyncDuration.Observe(seconds);
         if (f.LastOutcome is not { } outcome)
@@ -590,6 +603,9 @@ internal sealed partial class ProxyServer : IAsyncDisposable
 
         [LoggerMessage(Level = LogLevel.Debug, Message = "Deleted {Count} stale UDP conntrack entries ({Family})")]
         public static partial void ConntrackCleaned(ILogger logger, IpFamily family, int count);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "Sync of {Family} failed unexpectedly; retrying in {Retry}")]
+        public static partial void SyncCrashed(ILogger logger, Exception exception, IpFamily family, TimeSpan retry);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove the proxy's nftables table ({Family})")]
         public static partial void CleanupFailed(ILogger logger, Exception exception, IpFamily family);

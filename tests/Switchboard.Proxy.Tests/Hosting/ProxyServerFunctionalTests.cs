@@ -45,6 +45,8 @@ public sealed class ProxyServerFunctionalTests : IAsyncLifetime
                 NodeIps = [IPAddress.Parse("10.0.0.2")],
                 ClusterCidrs = [IPNetwork.Parse("10.244.0.0/16")],
                 MinSyncPeriod = TimeSpan.FromMilliseconds(50),
+                SyncPeriod = TimeSpan.FromSeconds(1), // retry after a failed sync
+                HealthTimeout = TimeSpan.FromSeconds(60),
                 HealthzBindAddress = new IPEndPoint(IPAddress.Loopback, 0),
                 MetricsBindAddress = new IPEndPoint(IPAddress.Loopback, 0),
                 HealthCheckNodePortAddresses = [IPAddress.Loopback],
@@ -219,6 +221,37 @@ public sealed class ProxyServerFunctionalTests : IAsyncLifetime
         var (_, body, _) = await GetAsync($"http://{healthz}/healthz");
         Assert.Contains("\"nodeEligible\":false", body, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, (await GetAsync($"http://{healthz}/livez")).Status);
+    }
+
+    [Fact]
+    public async Task RunAsync_TransactionFails_CountedThenRetriedAsFullSync()
+    {
+        await _proxy.FirstSyncCompleted.WaitAsync(Wait);
+        var metrics = _proxy.Metrics.For(IpFamily.IPv4);
+        var full = metrics.FullSyncDuration.Count;
+        _nft.FailNextRun(new NftablesException(NftErrorKind.Other, "injected"));
+        var ip = await CreateServiceAsync("flaky");
+        await Eventually(() => metrics.SyncFailures.Value == 1, () => "failure not counted");
+        await Eventually(() => Trace(ip, 80).Output == "REJECT", () => "not programmed after the retry: " + Trace(ip, 80));
+        Assert.True(metrics.FullSyncDuration.Count > full, "the retry is a full sync");
+        var (_, text, _) = await GetAsync($"http://{_proxy.MetricsEndPoint}/metrics");
+        Assert.Equal(1, Sample(text, "kubeproxy_sync_proxy_rules_nftables_sync_failures_total{ip_family=\"IPv4\"}"));
+    }
+
+    [Fact]
+    public async Task RunAsync_StoppedBeforeFirstSync_FirstSyncCompletedCancelled()
+    {
+        await using var api = await TestApiServer.StartAsync();
+        using var stop = new CancellationTokenSource();
+        var proxy = new ProxyServer(
+            api.Client,
+            new ProxyServerOptions { NodeName = Node, HealthzBindAddress = null, MetricsBindAddress = null },
+            new Dictionary<IpFamily, INftables> { [IpFamily.IPv4] = new FakeNftables() },
+            new FakeConntrack());
+        await stop.CancelAsync();
+        await proxy.RunAsync(stop.Token).WaitAsync(Wait);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => proxy.FirstSyncCompleted);
+        await proxy.DisposeAsync();
     }
 
     private async Task<string> CreateServiceAsync(string name)
