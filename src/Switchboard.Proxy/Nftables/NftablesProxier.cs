@@ -95,6 +95,7 @@ internal sealed partial class NftablesProxier
     private readonly string? _ifLocal;
     private readonly string? _ifNotLocal;
     private readonly StringBuilder _sb = new(256);
+    private readonly Conntrack.ConntrackCleaner? _conntrack;
 
     private readonly ServicePortMap _svcPortMap = [];
     private readonly EndpointsMap _endpointsMap = [];
@@ -122,8 +123,9 @@ internal sealed partial class NftablesProxier
     private bool _endpointSlicesSynced;
     private bool _baseChainsRecreated;
 
-    public NftablesProxier(NftablesProxierOptions options, INftables nft, TimeProvider time, ILogger? logger = null)
+    public NftablesProxier(NftablesProxierOptions options, INftables nft, TimeProvider time, ILogger? logger = null, Conntrack.ConntrackCleaner? conntrack = null)
     {
+        _conntrack = conntrack;
         _options = options;
         _nft = nft;
         _time = time;
@@ -392,6 +394,12 @@ internal sealed partial class NftablesProxier
         }
 
         Log.Synced(_logger, Family.ToString(), full ? "full" : "partial", _svcPortMap.Count, transaction.Count);
+        if (_conntrack is not null)
+        {
+            // After the rules changed, as upstream: entries created before now point at the old destination.
+            await _conntrack.CleanAsync(_svcPortMap, serviceResult, endpointResult, Family, cancellationToken).ConfigureAwait(false);
+        }
+
         Synced?.Invoke(new SyncOutcome(full, transaction, serviceResult, endpointResult, _svcPortMap.HealthCheckNodePorts(), _endpointsMap.LocalReadyEndpoints()));
     }
 

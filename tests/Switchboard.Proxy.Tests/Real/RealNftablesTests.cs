@@ -156,4 +156,31 @@ public sealed class RealNftablesTests
             Assert.Equal(SocketError.ConnectionRefused, ex.SocketErrorCode);
         }
     }
+
+    [Fact]
+    public async Task AgentRestart_NewProxierTakesOverExistingTable_AndRemovesLeftovers()
+    {
+        var prefix = TestNamespace.NewPrefix();
+        await using var node = await TestNamespace.CreateAsync(prefix + "-n");
+        ProxierHarness Make() => new(IpFamily.IPv4, o => o with { TableName = prefix + "-proxy" }, fake => new TeeNftables(new NftablesRunner(node.Name), fake));
+
+        var first = Make();
+        first.Add(RepresentativeServices()).Add(RepresentativeSlices());
+        await first.SyncAsync();
+
+        // The restarted agent sees only some of the Services; its fake starts from what the kernel has.
+        var second = Make();
+        second.Nft.Reset(first.Nft.Snapshot);
+        second.Add(RepresentativeServices()[0]).Add(RepresentativeSlices()[0]);
+        Assert.True((await second.SyncAsync()).FullSync);
+        second.Time.Advance(TimeSpan.FromSeconds(2));
+        await second.SyncAsync();
+
+        var real = await new NftablesRunner(node.Name).ListAsync(second.Proxier.Table, NftObjectKind.Chain, CancellationToken.None);
+        Assert.Equal(second.Table.Chains.Keys.Order(StringComparer.Ordinal), real.Order(StringComparer.Ordinal));
+        Assert.DoesNotContain(real, c => c.Contains("ns2/", StringComparison.Ordinal) || c.Contains("ns3/", StringComparison.Ordinal));
+        Assert.Contains(real, c => c.Contains("ns1/plain", StringComparison.Ordinal));
+        var sets = await new NftablesRunner(node.Name).ListAsync(second.Proxier.Table, NftObjectKind.Set, CancellationToken.None);
+        Assert.DoesNotContain(sets, s => s.StartsWith("affinity-", StringComparison.Ordinal));
+    }
 }
