@@ -31,7 +31,8 @@ internal sealed class ProxyServer : IDisposable
     private SharedInformer<V1Service>? _services;
     private SharedInformer<V1EndpointSlice>? _slices;
 
-    public ProxyServer(ProxyServerOptions options, Func<IpFamily, INftables> nftables, TimeProvider time, ILoggerFactory? loggers = null)
+    public ProxyServer(ProxyServerOptions options, Func<IpFamily, INftables> nftables, TimeProvider time, ILoggerFactory? loggers = null,
+        Func<IpFamily, Netfilter.Conntrack.IConntrack>? conntrack = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(nftables);
@@ -58,7 +59,8 @@ internal sealed class ProxyServer : IDisposable
                 MasqueradeAll = options.MasqueradeAll,
                 MinSyncPeriod = options.MinSyncPeriod,
                 SyncPeriod = options.SyncPeriod,
-            }, nftables(family), time, loggers.CreateLogger<NftablesProxier>());
+            }, nftables(family), time, loggers.CreateLogger<NftablesProxier>(),
+                conntrack is null ? null : new Conntrack.ConntrackCleaner(conntrack(family), loggers.CreateLogger<Conntrack.ConntrackCleaner>()));
 
             // Burst 2 and a 1 h backstop as upstream's nftables proxier; retries come through RetryAfter.
             var runner = new BoundedFrequencyRunner(proxier.SyncAsync, options.MinSyncPeriod, TimeSpan.FromHours(1), 2, time);
