@@ -24,6 +24,9 @@ internal sealed class ProxyServer : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly List<(NftablesProxier Proxier, BoundedFrequencyRunner Runner)> _families = [];
+    private readonly List<HealthCheck.ServiceHealthServer> _healthServers = [];
+    private readonly Lock _healthLock = new();
+    private Task _healthTail = Task.CompletedTask;
     private readonly ServiceCidrTracker _serviceCidrs = new();
     private readonly TaskCompletionSource _firstSync = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<IDisposable> _registrations = [];
@@ -78,8 +81,30 @@ internal sealed class ProxyServer : IDisposable
         foreach (var (proxier, _) in _families)
         {
             var seen = 0;
+            HealthCheck.ServiceHealthServer? health = null;
+            if (options.ServeHealthChecks)
+            {
+                // Upstream: one server per family, on that family's NodePort addresses.
+                health = new HealthCheck.ServiceHealthServer(
+                    [.. (options.NodePortAddresses ?? options.NodeIps).Where(ip => proxier.Family.Matches(ip))], null, loggers.CreateLogger<HealthCheck.ServiceHealthServer>());
+                _healthServers.Add(health);
+            }
+
             proxier.Synced = outcome =>
             {
+                if (health is not null)
+                {
+                    lock (_healthLock)
+                    {
+                        // Serialised off the sync loop: opening/closing listeners must not delay the next sync.
+                        _healthTail = _healthTail.ContinueWith(async _ =>
+                        {
+                            await health.SyncServicesAsync(outcome.HealthCheckNodePorts).ConfigureAwait(false);
+                            health.SyncEndpoints(outcome.LocalReadyEndpoints);
+                        }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+                    }
+                }
+
                 if (Interlocked.Exchange(ref seen, 1) == 0 && Interlocked.Decrement(ref _pendingFirstSyncs) == 0)
                 {
                     _firstSync.TrySetResult();
@@ -169,6 +194,11 @@ internal sealed class ProxyServer : IDisposable
 
     public void Dispose()
     {
+        foreach (var h in _healthServers)
+        {
+            h.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+
         foreach (var r in _registrations)
         {
             r.Dispose();

@@ -21,6 +21,9 @@ internal sealed record ProxyServerOptions
 
     public bool MasqueradeAll { get; init; }
 
+    /// <summary>Serve healthCheckNodePorts for eTP=Local LoadBalancer Services on the NodePort addresses.</summary>
+    public bool ServeHealthChecks { get; init; } = true;
+
     public TimeSpan MinSyncPeriod { get; init; } = TimeSpan.FromSeconds(1);
 
     public TimeSpan SyncPeriod { get; init; } = TimeSpan.FromSeconds(30);

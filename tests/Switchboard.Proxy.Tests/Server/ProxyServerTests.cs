@@ -50,6 +50,7 @@ public sealed class ProxyServerTests
             NodeIps = [IPAddress.Parse("172.18.0.2"), IPAddress.Parse("fd00:172:18::2")],
             ClusterCidrs = [IPNetwork.Parse("10.244.0.0/16"), IPNetwork.Parse("fd00:10:244::/56")],
             MinSyncPeriod = TimeSpan.Zero,
+            ServeHealthChecks = false, // it would listen on the node IPs, which only exist in a node namespace
         }, family => fakes[family], TimeProvider.System);
         using var factory = new SharedInformerFactory(api.Client);
         proxy.Register(factory);
