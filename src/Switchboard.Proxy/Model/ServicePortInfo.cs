@@ -8,16 +8,51 @@ namespace Switchboard.Proxy.Model;
 /// </summary>
 internal sealed record ServicePortInfo
 {
+    private readonly IPAddress _clusterIp = IPAddress.None;
+    private readonly int _port;
+    private readonly int _nodePort;
+
     public required ServicePortName Name { get; init; }
 
-    public required IPAddress ClusterIP { get; init; }
+    public required IPAddress ClusterIP
+    {
+        get => _clusterIp;
+        init
+        {
+            _clusterIp = value;
+            ClusterIPText = value.ToString();
+        }
+    }
 
-    public required int Port { get; init; }
+    /// <summary>Canonical text of <see cref="ClusterIP"/>, computed once (the sync loop uses it for every Service every sync).</summary>
+    public string ClusterIPText { get; private init; } = "";
+
+    public required int Port
+    {
+        get => _port;
+        init
+        {
+            _port = value;
+            PortText = value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    public string PortText { get; private init; } = "";
 
     /// <summary>API spelling: "TCP", "UDP" or "SCTP".</summary>
     public required string Protocol { get; init; }
 
-    public int NodePort { get; init; }
+    public int NodePort
+    {
+        get => _nodePort;
+        init
+        {
+            _nodePort = value;
+            NodePortText = value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    public string NodePortText { get; private init; } = "0";
 
     public ValueArray<IPAddress> ExternalIPs { get; init; }
 
@@ -36,7 +71,7 @@ internal sealed record ServicePortInfo
 
     public bool InternalPolicyLocal { get; init; }
 
-    /// <summary>nft protocol keyword ("tcp"), computed once.</summary>
+    /// <summary>nft protocol keyword ("tcp").</summary>
     public string ProtocolLower => Protocol switch
     {
         "TCP" => "tcp",

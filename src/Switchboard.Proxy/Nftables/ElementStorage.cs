@@ -48,27 +48,41 @@ internal sealed class ElementStorage(string name, bool isMap)
         }
     }
 
-    public void Ensure(NftTransactionBuilder tx, string[] key, string? value, string? comment)
+    public void Ensure(NftTransactionBuilder tx, string k1, string? value, string? comment) =>
+        Ensure(tx, k1, value, comment, 1, k1, null, null);
+
+    public void Ensure(NftTransactionBuilder tx, string k1, string k2, string? value, string? comment) =>
+        Ensure(tx, string.Concat(k1, " . ", k2), value, comment, 2, k1, k2, null);
+
+    public void Ensure(NftTransactionBuilder tx, string k1, string k2, string k3, string? value, string? comment) =>
+        Ensure(tx, string.Concat(k1, " . ", k2, " . ", k3), value, comment, 3, k1, k2, k3);
+
+    // Hot path: an unchanged element costs one key string and two lookups; objects are built only to be sent.
+    private void Ensure(NftTransactionBuilder tx, string keyText, string? value, string? comment, int parts, string k1, string? k2, string? k3)
     {
-        var keyText = string.Join(" . ", key);
         var valueText = value ?? "";
         var existing = Lookup(keyText);
-        var element = new NftElement
+        if (existing is null || existing != valueText)
         {
-            Set = isMap ? null : Name,
-            Map = isMap ? Name : null,
-            Key = [.. key],
-            Value = value is null ? [] : [value],
-            Comment = comment,
-        };
-        if (existing is null)
-        {
-            tx.Add(element);
-            _changes[keyText] = valueText;
-        }
-        else if (existing != valueText)
-        {
-            tx.Delete(element with { Value = [], Comment = null });
+            EquatableArray<string> key = parts switch
+            {
+                1 => [k1],
+                2 => [k1, k2!],
+                _ => [k1, k2!, k3!],
+            };
+            var element = new NftElement
+            {
+                Set = isMap ? null : Name,
+                Map = isMap ? Name : null,
+                Key = key,
+                Value = value is null ? [] : [value],
+                Comment = comment,
+            };
+            if (existing is not null)
+            {
+                tx.Delete(element with { Value = [], Comment = null });
+            }
+
             tx.Add(element);
             _changes[keyText] = valueText;
         }

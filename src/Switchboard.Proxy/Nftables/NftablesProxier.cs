@@ -95,6 +95,7 @@ internal sealed partial class NftablesProxier
     private readonly string? _ifLocal;
     private readonly string? _ifNotLocal;
     private readonly StringBuilder _sb = new(256);
+    private readonly Conntrack.ConntrackCleaner? _conntrack;
 
     private readonly ServicePortMap _svcPortMap = [];
     private readonly EndpointsMap _endpointsMap = [];
@@ -122,8 +123,9 @@ internal sealed partial class NftablesProxier
     private bool _endpointSlicesSynced;
     private bool _baseChainsRecreated;
 
-    public NftablesProxier(NftablesProxierOptions options, INftables nft, TimeProvider time, ILogger? logger = null)
+    public NftablesProxier(NftablesProxierOptions options, INftables nft, TimeProvider time, ILogger? logger = null, Conntrack.ConntrackCleaner? conntrack = null)
     {
+        _conntrack = conntrack;
         _options = options;
         _nft = nft;
         _time = time;
@@ -392,6 +394,12 @@ internal sealed partial class NftablesProxier
         }
 
         Log.Synced(_logger, Family.ToString(), full ? "full" : "partial", _svcPortMap.Count, transaction.Count);
+        if (_conntrack is not null)
+        {
+            // After the rules changed, as upstream: entries created before now point at the old destination.
+            await _conntrack.CleanAsync(_svcPortMap, serviceResult, endpointResult, Family, cancellationToken).ConfigureAwait(false);
+        }
+
         Synced?.Invoke(new SyncOutcome(full, transaction, serviceResult, endpointResult, _svcPortMap.HealthCheckNodePorts(), _endpointsMap.LocalReadyEndpoints()));
     }
 
@@ -633,8 +641,8 @@ internal sealed partial class NftablesProxier
     {
         var names = NamesFor(spn, svc);
         var protocol = svc.ProtocolLower;
-        var port = svc.Port.ToString(CultureInfo.InvariantCulture);
-        var clusterIp = svc.ClusterIP.ToString();
+        var port = svc.PortText;
+        var clusterIp = svc.ClusterIPText;
         var c = EndpointCategorizer.Categorize(eps, svc, _options.NodeName, zone);
 
         foreach (var ep in c.AllReachable)
@@ -703,14 +711,14 @@ internal sealed partial class NftablesProxier
             }
         }
 
-        _clusterIps.Ensure(tx, [clusterIp], null, null);
+        _clusterIps.Ensure(tx, clusterIp, null, null);
         if (hasInternal)
         {
-            _serviceIps.Ensure(tx, [clusterIp, protocol, port], "goto " + internalChain, null);
+            _serviceIps.Ensure(tx, clusterIp, protocol, port, names.GotoFor(internalChain), null);
         }
         else
         {
-            _noEndpointServices.Ensure(tx, [clusterIp, protocol, port], internalVerdict, names.Display);
+            _noEndpointServices.Ensure(tx, clusterIp, protocol, port, internalVerdict, names.Display);
         }
 
         foreach (var ip in svc.ExternalIPs)
@@ -718,12 +726,12 @@ internal sealed partial class NftablesProxier
             var text = ip.ToString();
             if (c.HasAnyEndpoints)
             {
-                _serviceIps.Ensure(tx, [text, protocol, port], "goto " + names.External, null);
+                _serviceIps.Ensure(tx, text, protocol, port, names.GotoExternal, null);
             }
 
             if (!hasExternal)
             {
-                _noEndpointServices.Ensure(tx, [text, protocol, port], externalVerdict, names.Display);
+                _noEndpointServices.Ensure(tx, text, protocol, port, externalVerdict, names.Display);
             }
         }
 
@@ -738,33 +746,33 @@ internal sealed partial class NftablesProxier
             var text = ip.ToString();
             if (c.HasAnyEndpoints)
             {
-                _serviceIps.Ensure(tx, [text, protocol, port], "goto " + names.External, null);
+                _serviceIps.Ensure(tx, text, protocol, port, names.GotoExternal, null);
             }
 
             if (usesFirewall)
             {
-                _firewallIps.Ensure(tx, [text, protocol, port], "goto " + names.Firewall, null);
+                _firewallIps.Ensure(tx, text, protocol, port, names.GotoFirewall, null);
             }
 
             if (!hasExternal)
             {
-                _noEndpointServices.Ensure(tx, [text, protocol, port], externalVerdict, names.Display);
+                _noEndpointServices.Ensure(tx, text, protocol, port, externalVerdict, names.Display);
             }
         }
 
         if (svc.NodePort != 0)
         {
-            var nodePort = svc.NodePort.ToString(CultureInfo.InvariantCulture);
+            var nodePort = svc.NodePortText;
 
             // NodePorts are not subject to loadBalancerSourceRanges (upstream behaviour).
             if (c.HasAnyEndpoints)
             {
-                _serviceNodePorts.Ensure(tx, [protocol, nodePort], "goto " + names.External, null);
+                _serviceNodePorts.Ensure(tx, protocol, nodePort, names.GotoExternal, null);
             }
 
             if (!hasExternal)
             {
-                _noEndpointNodePorts.Ensure(tx, [protocol, nodePort], externalVerdict, names.Display);
+                _noEndpointNodePorts.Ensure(tx, protocol, nodePort, externalVerdict, names.Display);
             }
         }
 
@@ -904,5 +912,17 @@ internal sealed partial class NftablesProxier
     private static void AddRule(NftTransactionBuilder tx, string chain, StringBuilder text) =>
         tx.Add(new NftRule { Chain = chain, Text = text.ToString() });
 
-    private sealed record ServiceChains(string Cluster, string Local, string External, string Firewall, string Display);
+    private sealed record ServiceChains(string Cluster, string Local, string External, string Firewall, string Display)
+    {
+        // Verdict strings built once per Service port, not per sync.
+        public string GotoCluster { get; } = "goto " + Cluster;
+
+        public string GotoLocal { get; } = "goto " + Local;
+
+        public string GotoExternal { get; } = "goto " + External;
+
+        public string GotoFirewall { get; } = "goto " + Firewall;
+
+        public string GotoFor(string chain) => ReferenceEquals(chain, Local) ? GotoLocal : GotoCluster;
+    }
 }

@@ -41,9 +41,10 @@ internal sealed class EndpointsChangeTracker
             return false;
         }
 
+        // A slice that opted out (or became headless) is treated as gone, so one that gains the label is removed.
         if (labels.ContainsKey(ProxyLabels.ServiceProxyName) || labels.ContainsKey(ProxyLabels.Headless))
         {
-            return false;
+            remove = true;
         }
 
         var service = new ServiceName(slice.Metadata!.NamespaceProperty ?? "default", svcName);

@@ -28,7 +28,8 @@ internal sealed class ProxierHarness
     /// <summary>Upstream testNodeIPs: every address the tracer treats as the node's own.</summary>
     public static readonly string[] TracerNodeIps = ["192.168.0.2", "192.168.1.2", "192.168.99.11", "2001:db8::1", "2001:db8:1::2"];
 
-    public ProxierHarness(IpFamily family = IpFamily.IPv4, Func<NftablesProxierOptions, NftablesProxierOptions>? configure = null, Func<FakeNftables, INftables>? backend = null)
+    public ProxierHarness(IpFamily family = IpFamily.IPv4, Func<NftablesProxierOptions, NftablesProxierOptions>? configure = null, Func<FakeNftables, INftables>? backend = null,
+        Switchboard.Netfilter.Conntrack.IConntrack? conntrack = null)
     {
         var options = new NftablesProxierOptions
         {
@@ -38,7 +39,8 @@ internal sealed class ProxierHarness
             ClusterCidrs = [IPNetwork.Parse(family == IpFamily.IPv4 ? "10.0.0.0/8" : "fd00:10::/64")],
             NodePortAddresses = [IPAddress.Parse(family == IpFamily.IPv4 ? NodeIp : NodeIp6)],
         };
-        Proxier = new NftablesProxier(configure?.Invoke(options) ?? options, backend?.Invoke(Nft) ?? Nft, Time);
+        Proxier = new NftablesProxier(configure?.Invoke(options) ?? options, backend?.Invoke(Nft) ?? Nft, Time, null,
+            conntrack is null ? null : new Switchboard.Proxy.Conntrack.ConntrackCleaner(conntrack));
         Proxier.Synced = o => Outcomes.Add(o);
         Proxier.RequestSyncAfter = d => RequestedDelays.Add(d);
     }

@@ -156,4 +156,132 @@ public sealed class RealNftablesTests
             Assert.Equal(SocketError.ConnectionRefused, ex.SocketErrorCode);
         }
     }
+
+    [Fact]
+    public async Task AgentRestart_NewProxierTakesOverExistingTable_AndRemovesLeftovers()
+    {
+        var prefix = TestNamespace.NewPrefix();
+        await using var node = await TestNamespace.CreateAsync(prefix + "-n");
+        ProxierHarness Make() => new(IpFamily.IPv4, o => o with { TableName = prefix + "-proxy" }, fake => new TeeNftables(new NftablesRunner(node.Name), fake));
+
+        var first = Make();
+        first.Add(RepresentativeServices()).Add(RepresentativeSlices());
+        await first.SyncAsync();
+
+        // The restarted agent sees only some of the Services; its fake starts from what the kernel has.
+        var second = Make();
+        second.Nft.Reset(first.Nft.Snapshot);
+        second.Add(RepresentativeServices()[0]).Add(RepresentativeSlices()[0]);
+        Assert.True((await second.SyncAsync()).FullSync);
+        second.Time.Advance(TimeSpan.FromSeconds(2));
+        await second.SyncAsync();
+
+        var real = await new NftablesRunner(node.Name).ListAsync(second.Proxier.Table, NftObjectKind.Chain, CancellationToken.None);
+        Assert.Equal(second.Table.Chains.Keys.Order(StringComparer.Ordinal), real.Order(StringComparer.Ordinal));
+        Assert.DoesNotContain(real, c => c.Contains("ns2/", StringComparison.Ordinal) || c.Contains("ns3/", StringComparison.Ordinal));
+        Assert.Contains(real, c => c.Contains("ns1/plain", StringComparison.Ordinal));
+        var sets = await new NftablesRunner(node.Name).ListAsync(second.Proxier.Table, NftObjectKind.Set, CancellationToken.None);
+        Assert.DoesNotContain(sets, s => s.StartsWith("affinity-", StringComparison.Ordinal));
+    }
+
+    private static Task<string> ServeOnceAsync(Socket listener, string name, CancellationToken ct) => Task.Run(async () =>
+    {
+        using var accepted = await listener.AcceptAsync(ct);
+        var reply = $"{name} saw {((IPEndPoint)accepted.RemoteEndPoint!).Address}";
+        await accepted.SendAsync(Encoding.ASCII.GetBytes(reply), ct);
+        accepted.Shutdown(SocketShutdown.Send);
+        return reply;
+    }, ct);
+
+    private static async Task<string> AskAsync(TestNamespace ns, string ip, int port, CancellationToken ct)
+    {
+        using var client = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(new IPEndPoint(IPAddress.Parse(ip), port), ct);
+        var received = new MemoryStream();
+        var chunk = new byte[256];
+        int read;
+        while ((read = await client.ReceiveAsync(chunk, ct)) > 0)
+        {
+            received.Write(chunk, 0, read);
+        }
+
+        return Encoding.ASCII.GetString(received.ToArray());
+    }
+
+    [Fact]
+    public async Task ExternalClient_NodePortAndLoadBalancer_ClusterMasqueradesLocalKeepsSource()
+    {
+        var prefix = TestNamespace.NewPrefix();
+        await using var client = await TestNamespace.CreateAsync(prefix + "-c");
+        await using var node = await TestNamespace.CreateAsync(prefix + "-n");
+        await using var pod = await TestNamespace.CreateAsync(prefix + "-p");
+
+        // client 10.251.0.2 -- 10.251.0.1 node 10.250.0.1 -- 10.250.0.2 pod (the endpoint, on this node)
+        await TestNamespace.ShAsync("ip", "link", "add", prefix + "-ca", "netns", client.Name, "type", "veth", "peer", "name", prefix + "-cb", "netns", node.Name);
+        await TestNamespace.ShAsync("ip", "link", "add", prefix + "-pa", "netns", node.Name, "type", "veth", "peer", "name", prefix + "-pb", "netns", pod.Name);
+        await client.ExecAsync("ip", "addr", "add", "10.251.0.2/24", "dev", prefix + "-ca");
+        await client.ExecAsync("ip", "link", "set", prefix + "-ca", "up");
+        await client.ExecAsync("ip", "route", "add", "default", "via", "10.251.0.1");
+        await node.ExecAsync("ip", "addr", "add", "10.251.0.1/24", "dev", prefix + "-cb");
+        await node.ExecAsync("ip", "addr", "add", "10.250.0.1/24", "dev", prefix + "-pa");
+        await node.ExecAsync("ip", "link", "set", prefix + "-cb", "up");
+        await node.ExecAsync("ip", "link", "set", prefix + "-pa", "up");
+        await node.ExecAsync("sysctl", "-qw", "net.ipv4.ip_forward=1"); // this test's own namespace only
+        await pod.ExecAsync("ip", "addr", "add", "10.250.0.2/24", "dev", prefix + "-pb");
+        await pod.ExecAsync("ip", "link", "set", prefix + "-pb", "up");
+        await pod.ExecAsync("ip", "route", "add", "default", "via", "10.250.0.1");
+
+        var h = new ProxierHarness(IpFamily.IPv4,
+            o => o with
+            {
+                TableName = prefix + "-proxy",
+                NodeName = "node-a",
+                NodeIp = IPAddress.Parse("10.251.0.1"),
+                NodePortAddresses = [IPAddress.Parse("10.251.0.1")],
+                ClusterCidrs = [IPNetwork.Parse("10.250.0.0/24")],
+            },
+            fake => new TeeNftables(new NftablesRunner(node.Name), fake));
+        h.Add(
+            Service("ns1", "cluster", "172.30.0.20", Port("http", 80, nodePort: 30080)).With(s => s.Type = "NodePort"),
+            Service("ns1", "local", "172.30.0.21", Port("http", 80, nodePort: 30081)).With(s =>
+            {
+                s.Type = "LoadBalancer";
+                s.ExternalTrafficPolicy = "Local";
+                s.HealthCheckNodePort = 30999;
+            }).LoadBalancerIps("10.252.0.100"));
+        h.Add(
+            Slice("ns1", "cluster", "cluster-a", "IPv4", [EpPort("http", 8080)], Ep("10.250.0.2", "node-a")),
+            Slice("ns1", "local", "local-a", "IPv4", [EpPort("http", 8081)], Ep("10.250.0.2", "node-a")));
+        await h.SyncAsync();
+        await client.ExecAsync("ip", "route", "add", "10.252.0.100/32", "via", "10.251.0.1");
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var l8080 = pod.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        l8080.Bind(new IPEndPoint(IPAddress.Parse("10.250.0.2"), 8080));
+        l8080.Listen();
+        using var l8081 = pod.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        l8081.Bind(new IPEndPoint(IPAddress.Parse("10.250.0.2"), 8081));
+        l8081.Listen();
+
+        // eTP Cluster NodePort: the endpoint answers, and sees the node (masqueraded).
+        var serve = ServeOnceAsync(l8080, pod.Name + ":8080", cts.Token);
+        Assert.Equal(pod.Name + ":8080 saw 10.250.0.1", await AskAsync(client, "10.251.0.1", 30080, cts.Token));
+        await serve;
+
+        // eTP Local NodePort: the local endpoint answers and sees the real client.
+        serve = ServeOnceAsync(l8081, pod.Name + ":8081", cts.Token);
+        Assert.Equal(pod.Name + ":8081 saw 10.251.0.2", await AskAsync(client, "10.251.0.1", 30081, cts.Token));
+        await serve;
+
+        // eTP Local LoadBalancer IP routed to the node: same, source kept.
+        serve = ServeOnceAsync(l8081, pod.Name + ":8081", cts.Token);
+        Assert.Equal(pod.Name + ":8081 saw 10.251.0.2", await AskAsync(client, "10.252.0.100", 80, cts.Token));
+        await serve;
+
+        // The tracer agrees with what the kernel did.
+        h.AssertFlows(
+            new FlowCase("NodePort eTP Cluster", "10.251.0.2", "10.251.0.1", 30080, "10.250.0.2:8080", Masq: true),
+            new FlowCase("NodePort eTP Local", "10.251.0.2", "10.251.0.1", 30081, "10.250.0.2:8081", Masq: false),
+            new FlowCase("LB IP eTP Local", "10.251.0.2", "10.252.0.100", 80, "10.250.0.2:8081", Masq: false));
+    }
 }

@@ -166,6 +166,22 @@ public sealed class ChangeTrackerTests
     }
 
     [Fact]
+    public void EndpointSliceUpdate_SliceGainsProxyNameLabel_IsRemoved()
+    {
+        var tracker = new EndpointsChangeTracker("node1", IpFamily.IPv4, new FakeTimeProvider());
+        var map = new EndpointsMap();
+        var slice = Slice("ns1", "svc1", "svc1-a", "IPv4", [EpPort("p80", 80)], Ep("10.180.0.1"));
+        tracker.EndpointSliceUpdate(slice, false);
+        map.Apply(tracker);
+
+        slice.Metadata.Labels["service.kubernetes.io/service-proxy-name"] = "other";
+        Assert.True(tracker.EndpointSliceUpdate(slice, false));
+        map.Apply(tracker);
+
+        Assert.Empty(map);
+    }
+
+    [Fact]
     public void EndpointsApply_UdpEndpointRemoved_ReportsStaleEndpointAndNewlyActive()
     {
         var tracker = new EndpointsChangeTracker("node1", IpFamily.IPv4, new FakeTimeProvider());

@@ -1,0 +1,108 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Switchboard.Proxy.Hosting.Http;
+
+namespace Switchboard.Proxy.Tests.Hosting;
+
+public sealed class TinyHttpServerTests
+{
+    [Theory]
+    [InlineData("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "GET", "/healthz")]
+    [InlineData("HEAD /metrics?x=1 HTTP/1.0\r\n\r\n", "HEAD", "/metrics")]
+    public void ParseRequestLine_WellFormed_MethodAndPathWithoutQuery(string raw, string method, string path)
+    {
+        var r = TinyHttpServer.ParseRequestLine(Encoding.ASCII.GetBytes(raw));
+        Assert.Equal(new HttpRequestHead(method, path), r);
+    }
+
+    [Theory]
+    [InlineData("GET /healthz\r\n\r\n")]
+    [InlineData("GET healthz HTTP/1.1\r\n\r\n")]
+    [InlineData("/healthz HTTP/1.1\r\n\r\n")]
+    [InlineData("GET /x SPDY/3\r\n\r\n")]
+    [InlineData("\r\n\r\n")]
+    public void ParseRequestLine_Malformed_Null(string raw) =>
+        Assert.Null(TinyHttpServer.ParseRequestLine(Encoding.ASCII.GetBytes(raw)));
+
+    [Fact]
+    public async Task Start_RealRequests_GetHeadAndErrors()
+    {
+        await using var server = TinyHttpServer.Start(new IPEndPoint(IPAddress.Loopback, 0), r => HttpResponse.Text(200, "path=" + r.Path));
+        var get = await RawAsync(server.LocalEndPoint, "GET /who?q=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", get, StringComparison.Ordinal);
+        Assert.Contains("Content-Length: 9\r\n", get, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n\r\npath=/who", get, StringComparison.Ordinal);
+
+        var head = await RawAsync(server.LocalEndPoint, "HEAD /who HTTP/1.1\r\n\r\n");
+        Assert.Contains("Content-Length: 9\r\n", head, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n\r\n", head, StringComparison.Ordinal);
+
+        var post = await RawAsync(server.LocalEndPoint, "POST /who HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 405 Method Not Allowed\r\n", post, StringComparison.Ordinal);
+        Assert.Contains("Allow: GET, HEAD\r\n", post, StringComparison.Ordinal);
+
+        var garbage = await RawAsync(server.LocalEndPoint, "hello there\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 400 Bad Request\r\n", garbage, StringComparison.Ordinal);
+
+        var huge = await RawAsync(server.LocalEndPoint, "GET / HTTP/1.1\r\nX: " + new string('a', 9000) + "\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 431 ", huge, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_HandlerThrows_500AndServerKeepsServing()
+    {
+        var calls = 0;
+        await using var server = TinyHttpServer.Start(new IPEndPoint(IPAddress.Loopback, 0), _ =>
+            Interlocked.Increment(ref calls) == 1 ? throw new InvalidOperationException("boom") : HttpResponse.Text(200, "ok"));
+        Assert.StartsWith("HTTP/1.1 500 ", await RawAsync(server.LocalEndPoint, "GET / HTTP/1.1\r\n\r\n"), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200 ", await RawAsync(server.LocalEndPoint, "GET / HTTP/1.1\r\n\r\n"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_PortInUse_ThrowsSocketException()
+    {
+        await using var first = TinyHttpServer.Start(new IPEndPoint(IPAddress.Loopback, 0), _ => HttpResponse.Text(200, ""));
+        Assert.Throws<SocketException>(() => TinyHttpServer.Start(first.LocalEndPoint, _ => HttpResponse.Text(200, "")));
+    }
+
+    [Fact]
+    public async Task Close_AfterServing_PortCanBeBoundAgainAtOnce()
+    {
+        var server = TinyHttpServer.Start(new IPEndPoint(IPAddress.Loopback, 0), _ => HttpResponse.Text(200, "a"));
+        var ep = server.LocalEndPoint;
+
+        // A served request leaves a TIME_WAIT connection on the port (the server closes first).
+        Assert.EndsWith("\r\n\r\na", await RawAsync(ep, "GET / HTTP/1.1\r\n\r\n"), StringComparison.Ordinal);
+        server.Close();
+        await using var again = TinyHttpServer.Start(ep, _ => HttpResponse.Text(200, "b"));
+        Assert.EndsWith("\r\n\r\nb", await RawAsync(ep, "GET / HTTP/1.1\r\n\r\n"), StringComparison.Ordinal);
+        await server.DisposeAsync();
+    }
+
+    private static async Task<string> RawAsync(IPEndPoint ep, string request)
+    {
+        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await s.ConnectAsync(ep, cts.Token);
+        var bytes = Encoding.ASCII.GetBytes(request);
+        try
+        {
+            await s.SendAsync(bytes, SocketFlags.None, cts.Token);
+        }
+        catch (SocketException)
+        {
+            // The server may answer (431) and close before the whole request was sent.
+        }
+
+        var sb = new StringBuilder();
+        var buf = new byte[4096];
+        int n;
+        while ((n = await s.ReceiveAsync(buf, SocketFlags.None, cts.Token)) > 0)
+        {
+            sb.Append(Encoding.ASCII.GetString(buf, 0, n));
+        }
+
+        return sb.ToString();
+    }
+}
