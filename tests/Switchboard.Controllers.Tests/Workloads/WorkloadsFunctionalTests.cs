@@ -310,6 +310,70 @@ public sealed class WorkloadsFunctionalTests(ApiServerFixture fixture, ITestOutp
     }
 
     [Fact]
+    public async Task ProgressDeadline_PodsNeverReady_ProgressingFalseAndRolloutStatusFails()
+    {
+        await using var controllers = StartControllers();
+        var prefix = Objects.UniqueNamespace("deadline");
+        await using var cluster = await ThreeZonesAsync(_client, prefix);
+        var ns = await Objects.CreateNamespaceAsync(_client, "deadline");
+        await using var kubelet = new FakeKubelet(_client, ns) { MakeReady = false };
+        await _client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("web", 2, configure: s => s.ProgressDeadlineSeconds = 2), ns);
+
+        var d = await WaitForDeploymentAsync(ns, "web", d => Condition(d, "Progressing").Item2 == "ProgressDeadlineExceeded", "ProgressDeadlineExceeded");
+
+        Assert.Equal("False", Condition(d, "Progressing").Item1);
+        Assert.Equal(("False", "MinimumReplicasUnavailable"), Condition(d, "Available"));
+        Assert.Equal(2, d.Status.UnavailableReplicas);
+        var failure = await Assert.ThrowsAsync<Xunit.Sdk.TrueException>(() => Kubectl.RunAsync(fixture.Server.Host.KubeconfigPath, "rollout", "status", "deployment/web", "-n", ns, "--timeout=30s"));
+        Assert.Contains("exceeded its progress deadline", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Paused_TemplateChangeWaitsForResume()
+    {
+        await using var controllers = StartControllers();
+        var prefix = Objects.UniqueNamespace("pause");
+        await using var cluster = await ThreeZonesAsync(_client, prefix);
+        var ns = await Objects.CreateNamespaceAsync(_client, "pause");
+        await using var kubelet = new FakeKubelet(_client, ns);
+        var kubeconfig = fixture.Server.Host.KubeconfigPath;
+        await _client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("web", 2), ns);
+        await WaitForDeploymentAsync(ns, "web", d => RolledOut(d, 2), "first rollout");
+
+        await Kubectl.RunAsync(kubeconfig, "rollout", "pause", "deployment/web", "-n", ns);
+        await Kubectl.RunAsync(kubeconfig, "set", "image", "deployment/web", "app=registry.k8s.io/e2e-test-images/agnhost:2.54", "-n", ns);
+        var paused = await WaitForDeploymentAsync(ns, "web", d => d.Status.ObservedGeneration == d.Metadata.Generation && Condition(d, "Progressing").Item2 == "DeploymentPaused", "paused condition");
+        Assert.Equal("Unknown", Condition(paused, "Progressing").Item1);
+        Assert.Single((await _client.AppsV1.ListNamespacedReplicaSetAsync(ns)).Items);
+
+        await Kubectl.RunAsync(kubeconfig, "rollout", "resume", "deployment/web", "-n", ns);
+        await WaitForDeploymentAsync(ns, "web", d => RolledOut(d, 2) && d.Metadata.Annotations[DeploymentUtil.RevisionAnnotation] == "2", "rollout after resume");
+        Assert.Equal(2, (await _client.AppsV1.ListNamespacedReplicaSetAsync(ns)).Items.Count);
+    }
+
+    [Fact]
+    public async Task ReplicaSet_TerminatingPodIsNotCounted_ReplacementCreatedAtOnce()
+    {
+        await using var controllers = StartControllers();
+        var prefix = Objects.UniqueNamespace("term");
+        await using var cluster = await ThreeZonesAsync(_client, prefix);
+        var ns = await Objects.CreateNamespaceAsync(_client, "term");
+        // No kubelet: a deleted pod that is bound stays Terminating (graceful deletion).
+        await _client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("web", 2), ns);
+        await Poll.UntilAsync(async () => (await ActivePodsAsync(ns)).Count(p => !string.IsNullOrEmpty(p.Spec.NodeName)) == 2, "2 bound pods");
+        var victim = (await ActivePodsAsync(ns))[0];
+
+        await _client.CoreV1.DeleteNamespacedPodAsync(victim.Metadata.Name, ns);
+
+        await Poll.UntilAsync(async () => (await ActivePodsAsync(ns)).Count == 2 && (await ActivePodsAsync(ns)).All(p => p.Metadata.Name != victim.Metadata.Name), "replacement");
+        var terminating = await _client.CoreV1.ReadNamespacedPodAsync(victim.Metadata.Name, ns);
+        Assert.NotNull(terminating.Metadata.DeletionTimestamp);
+        var rs = Assert.Single((await _client.AppsV1.ListNamespacedReplicaSetAsync(ns)).Items);
+        await Poll.UntilAsync(async () => (await _client.AppsV1.ReadNamespacedReplicaSetAsync(rs.Metadata.Name, ns)).Status.Replicas == 2, "status.replicas 2");
+        await _client.CoreV1.DeleteNamespacedPodAsync(victim.Metadata.Name, ns, new V1DeleteOptions { GracePeriodSeconds = 0 });
+    }
+
+    [Fact]
     public async Task NodeLifecycle_LeaseLapses_PodsOnTheNodeLoseReady()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
