@@ -134,9 +134,13 @@ public sealed class PodBindingTests(ApiServerFixture fixture) : IClassFixture<Ap
         var (_, pod) = await Http.GetJsonAsync($"/api/v1/namespaces/{ns}/pods/p");
 
         pod!["spec"]!["containers"]![0]!["image"] = "registry.k8s.io/pause:3.9";
+        // Priority is kept from create whatever the update says, as the Priority admission plugin does.
+        pod["spec"]!["priority"] = null;
         pod["spec"]!["tolerations"]!.AsArray().Add(new JsonObject { ["key"] = "x", ["operator"] = "Exists" });
         var (ok, updated) = await Http.SendJsonAsync(HttpMethod.Put, $"/api/v1/namespaces/{ns}/pods/p", pod.ToJsonString());
         Assert.True(ok == 200, updated?.ToJsonString());
+        Assert.Equal(0, (int?)updated!["spec"]!["priority"]);
+        Assert.Equal("registry.k8s.io/pause:3.9", (string?)updated["spec"]!["containers"]![0]!["image"]);
 
         updated!["spec"]!["containers"]![0]!["name"] = "renamed";
         var (rename, renameBody) = await Http.SendJsonAsync(HttpMethod.Put, $"/api/v1/namespaces/{ns}/pods/p", updated.ToJsonString());

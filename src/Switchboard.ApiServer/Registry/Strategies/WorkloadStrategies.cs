@@ -89,6 +89,12 @@ internal sealed class PodStrategy : ResourceStrategy<V1Pod>
         PodDefaults.Apply(obj.Spec);
         PodDefaults.HostNetworkPorts(obj.Spec);
         PodDefaults.RequestsFromLimits(obj.Spec);
+        if (obj.Spec is not null && old.Spec is not null)
+        {
+            // The Priority admission plugin keeps what it set on create.
+            obj.Spec.Priority = old.Spec.Priority;
+            obj.Spec.PreemptionPolicy = old.Spec.PreemptionPolicy;
+        }
         return ValueTask.CompletedTask;
     }
 
