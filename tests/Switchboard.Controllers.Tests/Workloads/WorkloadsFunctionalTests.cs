@@ -196,6 +196,30 @@ public sealed class WorkloadsFunctionalTests(ApiServerFixture fixture, ITestOutp
     }
 
     [Fact]
+    public async Task RevisionHistoryLimit_OldestIdleReplicaSetsAreDeleted()
+    {
+        await using var controllers = StartControllers();
+        var prefix = Objects.UniqueNamespace("history");
+        await using var cluster = await ThreeZonesAsync(_client, prefix);
+        var ns = await Objects.CreateNamespaceAsync(_client, "history");
+        await using var kubelet = new FakeKubelet(_client, ns);
+        await _client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("web", 2, configure: s => s.RevisionHistoryLimit = 1), ns);
+        await WaitForDeploymentAsync(ns, "web", d => RolledOut(d, 2), "revision 1");
+
+        for (var revision = 2; revision <= 4; revision++)
+        {
+            var patch = new JsonObject { ["spec"] = new JsonObject { ["template"] = new JsonObject { ["metadata"] = new JsonObject { ["annotations"] = new JsonObject { ["rev"] = revision.ToString(System.Globalization.CultureInfo.InvariantCulture) } } } } };
+            await _client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), "web", ns);
+            var expected = revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await WaitForDeploymentAsync(ns, "web", d => RolledOut(d, 2) && d.Metadata.Annotations[DeploymentUtil.RevisionAnnotation] == expected, "revision " + expected);
+        }
+
+        await Poll.UntilAsync(async () => (await _client.AppsV1.ListNamespacedReplicaSetAsync(ns)).Items.Count == 2, "one old ReplicaSet kept");
+        var revisions = (await _client.AppsV1.ListNamespacedReplicaSetAsync(ns)).Items.Select(r => r.Metadata.Annotations[DeploymentUtil.RevisionAnnotation]).Order().ToList();
+        Assert.Equal(["3", "4"], revisions);
+    }
+
+    [Fact]
     public async Task Kubectl_RolloutRestartUndoAndStatus_WorkThroughTheController()
     {
         await using var controllers = StartControllers();
@@ -265,6 +289,29 @@ public sealed class WorkloadsFunctionalTests(ApiServerFixture fixture, ITestOutp
         await Poll.UntilAsync(async () => (await _client.CoreV1.ReadNamespacedPodAsync("picky", ns)).Spec.NodeName == prefix + "-z", "binding to the new node");
         var bound = await _client.CoreV1.ReadNamespacedPodAsync("picky", ns);
         Assert.Equal("True", bound.Status.Conditions.Single(c => c.Type == "PodScheduled").Status);
+    }
+
+    [Fact]
+    public async Task Scheduler_BurstOfThirty_SpreadsEvenlyAndLeavesOtherSchedulersPodsAlone()
+    {
+        await using var controllers = StartControllers();
+        var prefix = Objects.UniqueNamespace("burst");
+        await using var cluster = await ThreeZonesAsync(_client, prefix);
+        var ns = await Objects.CreateNamespaceAsync(_client, "burst");
+        await _client.CoreV1.CreateNamespacedPodAsync(new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = "other" },
+            Spec = new V1PodSpec { SchedulerName = "my-scheduler", Containers = [new V1Container { Name = "c", Image = "registry.k8s.io/pause:3.10" }] },
+        }, ns);
+
+        await _client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("web", 30), ns);
+
+        await Poll.UntilAsync(async () => (await ActivePodsAsync(ns)).Count(p => !string.IsNullOrEmpty(p.Spec.NodeName)) == 30, "30 bound pods");
+        var pods = await ActivePodsAsync(ns);
+        Assert.Equal([10, 10, 10], pods.Where(p => p.Spec.NodeName is not null).GroupBy(p => p.Spec.NodeName).Select(g => g.Count()).ToList());
+        var other = pods.Single(p => p.Metadata.Name == "other");
+        Assert.Null(other.Spec.NodeName);
+        Assert.Null(other.Status.Conditions);
     }
 
     [Fact]
