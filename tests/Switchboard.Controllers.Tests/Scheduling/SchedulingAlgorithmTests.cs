@@ -117,6 +117,19 @@ public sealed class SchedulingAlgorithmTests
     }
 
     [Fact]
+    public void SchedulingRelevantChange_IgnoresHeartbeats()
+    {
+        var old = Node("a", "a");
+        var beat = Node("a", "a");
+        beat.Status.Conditions[0].LastHeartbeatTime = DateTime.UtcNow;
+        Assert.False(Scheduler.SchedulingRelevantChange(old, beat));
+        Assert.True(Scheduler.SchedulingRelevantChange(old, Node("a", "b")));
+        Assert.True(Scheduler.SchedulingRelevantChange(old, Node("a", "a", ready: "False")));
+        Assert.True(Scheduler.SchedulingRelevantChange(old, Node("a", "a", unschedulable: true)));
+        Assert.True(Scheduler.SchedulingRelevantChange(old, Node("a", "a", pods: "10")));
+    }
+
+    [Fact]
     public void Filter_HostPortConflict()
     {
         var pod = Pod("p");
