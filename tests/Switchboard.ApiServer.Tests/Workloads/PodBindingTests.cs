@@ -116,6 +116,23 @@ public sealed class PodBindingTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task Create_DeploymentTemplate_GetsPodSpecDefaultsButNotPodAdmissionOnes()
+    {
+        var ns = ApiServerFixture.UniqueName("tmpl");
+        await Http.CreateNamespaceAsync(ns);
+        var (code, d) = await Http.PostJsonAsync($"/apis/apps/v1/namespaces/{ns}/deployments",
+            """{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"i:1"}]}}}}""");
+        Assert.True(code == 201, d?.ToJsonString());
+        var spec = d!["spec"]!["template"]!["spec"]!.AsObject();
+        Assert.Equal("ClusterFirst", (string?)spec["dnsPolicy"]);
+        Assert.Equal("default-scheduler", (string?)spec["schedulerName"]);
+        foreach (var podOnly in new[] { "serviceAccountName", "serviceAccount", "enableServiceLinks", "priority", "tolerations" })
+        {
+            Assert.False(spec.ContainsKey(podOnly), podOnly);
+        }
+    }
+
+    [Fact]
     public async Task Create_PodWithLimits_IsGuaranteedWithRequestsDefaultedFromLimits()
     {
         var ns = ApiServerFixture.UniqueName("qos");
