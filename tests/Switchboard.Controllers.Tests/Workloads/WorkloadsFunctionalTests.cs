@@ -253,6 +253,12 @@ public sealed class WorkloadsFunctionalTests(ApiServerFixture fixture, ITestOutp
         Assert.Equal("1", back.Metadata.Annotations[DeploymentUtil.RevisionHistoryAnnotation]);
         await Poll.UntilAsync(async () => (await _client.AppsV1.ReadNamespacedReplicaSetAsync(back.Metadata.Name, ns)).Spec.Replicas == 3, "first ReplicaSet back at 3");
         await Kubectl.RunAsync(kubeconfig, "rollout", "status", "deployment/web", "-n", ns, "--timeout=60s");
+
+        // What users look at: READY 3/3, UP-TO-DATE 3, AVAILABLE 3; describe names the new ReplicaSet.
+        var get = await Kubectl.RunAsync(kubeconfig, "get", "deployment", "web", "-n", ns, "--no-headers");
+        Assert.Matches(@"^web\s+3/3\s+3\s+3\s", get);
+        var describe = await Kubectl.RunAsync(kubeconfig, "describe", "deployment", "web", "-n", ns);
+        Assert.Contains($"NewReplicaSet:   {back.Metadata.Name} (3/3 replicas created)", describe, StringComparison.Ordinal);
     }
 
     [Fact]
