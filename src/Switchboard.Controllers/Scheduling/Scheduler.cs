@@ -54,7 +54,16 @@ internal sealed partial class Scheduler : IDisposable
         _pods.AddIndex(NodeNameIndex, IndexByNodeName);
         _nodes = informers.Informer<V1Node>();
         _registrations.Add(_pods.AddEventHandler(new ResourceEventHandler<V1Pod>(OnPodAdd, (_, p) => OnPodUpdate(p), OnPodDelete)));
-        _registrations.Add(_nodes.AddEventHandler(new ResourceEventHandler<V1Node>(_ => RetryUnschedulable(), (_, _) => RetryUnschedulable(), _ => RetryUnschedulable())));
+        _registrations.Add(_nodes.AddEventHandler(new ResourceEventHandler<V1Node>(
+            _ => RetryUnschedulable(),
+            (old, node) =>
+            {
+                if (SchedulingRelevantChange(old, node))
+                {
+                    RetryUnschedulable();
+                }
+            },
+            _ => RetryUnschedulable())));
     }
 
     private static void IndexByNodeName(V1Pod pod, ICollection<string> values)
@@ -63,6 +72,21 @@ internal sealed partial class Scheduler : IDisposable
         {
             values.Add(pod.Spec.NodeName);
         }
+    }
+
+    /// <summary>
+    /// Whether a Node update can make an unschedulable pod fit (upstream's queueing hints, simplified): labels,
+    /// taints, unschedulable, allocatable or the Ready status — not the heartbeat every kubelet posts every 10 s.
+    /// </summary>
+    internal static bool SchedulingRelevantChange(V1Node old, V1Node node)
+    {
+        static string? Ready(V1Node n) => n.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready")?.Status;
+        static string Json(object? o) => o is null ? "" : KubernetesJson.Serialize(o);
+        return Ready(old) != Ready(node)
+            || old.Spec?.Unschedulable != node.Spec?.Unschedulable
+            || Json(old.Metadata.Labels) != Json(node.Metadata.Labels)
+            || Json(old.Spec?.Taints) != Json(node.Spec?.Taints)
+            || Json(old.Status?.Allocatable) != Json(node.Status?.Allocatable);
     }
 
     /// <summary>True for pods this scheduler is responsible for placing.</summary>

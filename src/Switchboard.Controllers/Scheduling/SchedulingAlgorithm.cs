@@ -99,12 +99,20 @@ internal static class SchedulingAlgorithm
         return Insufficient(pod, info);
     }
 
-    /// <summary>The node's taints plus the condition taints upstream's node lifecycle controller would add.</summary>
+    /// <summary>
+    /// The node's taints, with the not-ready/unreachable ones derived from its Ready condition. Upstream's node
+    /// lifecycle controller adds and removes those taints as the condition changes (a kubelet registers with
+    /// not-ready:NoSchedule); Switchboard's does not manage taints yet, so the condition is the truth and such
+    /// taints in the spec are ignored rather than left to block a Ready node forever.
+    /// </summary>
     public static IEnumerable<V1Taint> EffectiveTaints(V1Node node)
     {
         foreach (var t in node.Spec?.Taints ?? [])
         {
-            yield return t;
+            if (t.Key is not (NotReadyTaint or UnreachableTaint))
+            {
+                yield return t;
+            }
         }
         var ready = node.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready");
         if (ready?.Status == "True")
@@ -112,10 +120,7 @@ internal static class SchedulingAlgorithm
             yield break;
         }
         var key = ready?.Status == "Unknown" ? UnreachableTaint : NotReadyTaint;
-        if (node.Spec?.Taints?.Any(t => t.Key == key && t.Effect == "NoSchedule") != true)
-        {
-            yield return new V1Taint { Key = key, Effect = "NoSchedule" };
-        }
+        yield return new V1Taint { Key = key, Effect = "NoSchedule" };
     }
 
     /// <summary>v1 Toleration.ToleratesTaint.</summary>

@@ -392,6 +392,10 @@ internal sealed partial class ReplicaSetController : IDisposable
 
     internal static string ApiMessage(HttpOperationException e)
     {
+        if (string.IsNullOrEmpty(e.Response?.Content))
+        {
+            return e.Message;
+        }
         try
         {
             var status = KubernetesJson.Deserialize<V1Status>(e.Response.Content);

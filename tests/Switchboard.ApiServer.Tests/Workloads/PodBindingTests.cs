@@ -116,6 +116,23 @@ public sealed class PodBindingTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task Create_DeploymentTemplate_GetsPodSpecDefaultsButNotPodAdmissionOnes()
+    {
+        var ns = ApiServerFixture.UniqueName("tmpl");
+        await Http.CreateNamespaceAsync(ns);
+        var (code, d) = await Http.PostJsonAsync($"/apis/apps/v1/namespaces/{ns}/deployments",
+            """{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"i:1"}]}}}}""");
+        Assert.True(code == 201, d?.ToJsonString());
+        var spec = d!["spec"]!["template"]!["spec"]!.AsObject();
+        Assert.Equal("ClusterFirst", (string?)spec["dnsPolicy"]);
+        Assert.Equal("default-scheduler", (string?)spec["schedulerName"]);
+        foreach (var podOnly in new[] { "serviceAccountName", "serviceAccount", "enableServiceLinks", "priority", "tolerations" })
+        {
+            Assert.False(spec.ContainsKey(podOnly), podOnly);
+        }
+    }
+
+    [Fact]
     public async Task Create_PodWithLimits_IsGuaranteedWithRequestsDefaultedFromLimits()
     {
         var ns = ApiServerFixture.UniqueName("qos");
@@ -134,9 +151,13 @@ public sealed class PodBindingTests(ApiServerFixture fixture) : IClassFixture<Ap
         var (_, pod) = await Http.GetJsonAsync($"/api/v1/namespaces/{ns}/pods/p");
 
         pod!["spec"]!["containers"]![0]!["image"] = "registry.k8s.io/pause:3.9";
+        // Priority is kept from create whatever the update says, as the Priority admission plugin does.
+        pod["spec"]!["priority"] = null;
         pod["spec"]!["tolerations"]!.AsArray().Add(new JsonObject { ["key"] = "x", ["operator"] = "Exists" });
         var (ok, updated) = await Http.SendJsonAsync(HttpMethod.Put, $"/api/v1/namespaces/{ns}/pods/p", pod.ToJsonString());
         Assert.True(ok == 200, updated?.ToJsonString());
+        Assert.Equal(0, (int?)updated!["spec"]!["priority"]);
+        Assert.Equal("registry.k8s.io/pause:3.9", (string?)updated["spec"]!["containers"]![0]!["image"]);
 
         updated!["spec"]!["containers"]![0]!["name"] = "renamed";
         var (rename, renameBody) = await Http.SendJsonAsync(HttpMethod.Put, $"/api/v1/namespaces/{ns}/pods/p", updated.ToJsonString());

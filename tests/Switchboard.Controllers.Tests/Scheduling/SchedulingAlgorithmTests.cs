@@ -105,6 +105,31 @@ public sealed class SchedulingAlgorithmTests
     }
 
     [Fact]
+    public void Filter_ConditionTaintsFollowTheReadyCondition()
+    {
+        // A kubelet registers with not-ready:NoSchedule; once Ready the taint no longer blocks (the condition decides).
+        var registered = Node("a", taint: new V1Taint { Key = SchedulingAlgorithm.NotReadyTaint, Effect = "NoSchedule" });
+        Assert.Empty(SchedulingAlgorithm.Filter(Pod("p"), Info(registered)));
+        Assert.Equal(["node(s) had untolerated taint {node.kubernetes.io/unreachable: }"], SchedulingAlgorithm.Filter(Pod("p"), Info(Node("b", ready: "Unknown"))));
+        var tolerant = Pod("t");
+        tolerant.Spec.Tolerations = [new V1Toleration { OperatorProperty = "Exists" }];
+        Assert.Empty(SchedulingAlgorithm.Filter(tolerant, Info(Node("b", ready: "Unknown"))));
+    }
+
+    [Fact]
+    public void SchedulingRelevantChange_IgnoresHeartbeats()
+    {
+        var old = Node("a", "a");
+        var beat = Node("a", "a");
+        beat.Status.Conditions[0].LastHeartbeatTime = DateTime.UtcNow;
+        Assert.False(Scheduler.SchedulingRelevantChange(old, beat));
+        Assert.True(Scheduler.SchedulingRelevantChange(old, Node("a", "b")));
+        Assert.True(Scheduler.SchedulingRelevantChange(old, Node("a", "a", ready: "False")));
+        Assert.True(Scheduler.SchedulingRelevantChange(old, Node("a", "a", unschedulable: true)));
+        Assert.True(Scheduler.SchedulingRelevantChange(old, Node("a", "a", pods: "10")));
+    }
+
+    [Fact]
     public void Filter_HostPortConflict()
     {
         var pod = Pod("p");

@@ -196,6 +196,30 @@ public sealed class WorkloadsFunctionalTests(ApiServerFixture fixture, ITestOutp
     }
 
     [Fact]
+    public async Task RevisionHistoryLimit_OldestIdleReplicaSetsAreDeleted()
+    {
+        await using var controllers = StartControllers();
+        var prefix = Objects.UniqueNamespace("history");
+        await using var cluster = await ThreeZonesAsync(_client, prefix);
+        var ns = await Objects.CreateNamespaceAsync(_client, "history");
+        await using var kubelet = new FakeKubelet(_client, ns);
+        await _client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("web", 2, configure: s => s.RevisionHistoryLimit = 1), ns);
+        await WaitForDeploymentAsync(ns, "web", d => RolledOut(d, 2), "revision 1");
+
+        for (var revision = 2; revision <= 4; revision++)
+        {
+            var patch = new JsonObject { ["spec"] = new JsonObject { ["template"] = new JsonObject { ["metadata"] = new JsonObject { ["annotations"] = new JsonObject { ["rev"] = revision.ToString(System.Globalization.CultureInfo.InvariantCulture) } } } } };
+            await _client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), "web", ns);
+            var expected = revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await WaitForDeploymentAsync(ns, "web", d => RolledOut(d, 2) && d.Metadata.Annotations[DeploymentUtil.RevisionAnnotation] == expected, "revision " + expected);
+        }
+
+        await Poll.UntilAsync(async () => (await _client.AppsV1.ListNamespacedReplicaSetAsync(ns)).Items.Count == 2, "one old ReplicaSet kept");
+        var revisions = (await _client.AppsV1.ListNamespacedReplicaSetAsync(ns)).Items.Select(r => r.Metadata.Annotations[DeploymentUtil.RevisionAnnotation]).Order().ToList();
+        Assert.Equal(["3", "4"], revisions);
+    }
+
+    [Fact]
     public async Task Kubectl_RolloutRestartUndoAndStatus_WorkThroughTheController()
     {
         await using var controllers = StartControllers();
@@ -229,6 +253,12 @@ public sealed class WorkloadsFunctionalTests(ApiServerFixture fixture, ITestOutp
         Assert.Equal("1", back.Metadata.Annotations[DeploymentUtil.RevisionHistoryAnnotation]);
         await Poll.UntilAsync(async () => (await _client.AppsV1.ReadNamespacedReplicaSetAsync(back.Metadata.Name, ns)).Spec.Replicas == 3, "first ReplicaSet back at 3");
         await Kubectl.RunAsync(kubeconfig, "rollout", "status", "deployment/web", "-n", ns, "--timeout=60s");
+
+        // What users look at: READY 3/3, UP-TO-DATE 3, AVAILABLE 3; describe names the new ReplicaSet.
+        var get = await Kubectl.RunAsync(kubeconfig, "get", "deployment", "web", "-n", ns, "--no-headers");
+        Assert.Matches(@"^web\s+3/3\s+3\s+3\s", get);
+        var describe = await Kubectl.RunAsync(kubeconfig, "describe", "deployment", "web", "-n", ns);
+        Assert.Contains($"NewReplicaSet:   {back.Metadata.Name} (3/3 replicas created)", describe, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -265,6 +295,29 @@ public sealed class WorkloadsFunctionalTests(ApiServerFixture fixture, ITestOutp
         await Poll.UntilAsync(async () => (await _client.CoreV1.ReadNamespacedPodAsync("picky", ns)).Spec.NodeName == prefix + "-z", "binding to the new node");
         var bound = await _client.CoreV1.ReadNamespacedPodAsync("picky", ns);
         Assert.Equal("True", bound.Status.Conditions.Single(c => c.Type == "PodScheduled").Status);
+    }
+
+    [Fact]
+    public async Task Scheduler_BurstOfThirty_SpreadsEvenlyAndLeavesOtherSchedulersPodsAlone()
+    {
+        await using var controllers = StartControllers();
+        var prefix = Objects.UniqueNamespace("burst");
+        await using var cluster = await ThreeZonesAsync(_client, prefix);
+        var ns = await Objects.CreateNamespaceAsync(_client, "burst");
+        await _client.CoreV1.CreateNamespacedPodAsync(new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = "other" },
+            Spec = new V1PodSpec { SchedulerName = "my-scheduler", Containers = [new V1Container { Name = "c", Image = "registry.k8s.io/pause:3.10" }] },
+        }, ns);
+
+        await _client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("web", 30), ns);
+
+        await Poll.UntilAsync(async () => (await ActivePodsAsync(ns)).Count(p => !string.IsNullOrEmpty(p.Spec.NodeName)) == 30, "30 bound pods");
+        var pods = await ActivePodsAsync(ns);
+        Assert.Equal([10, 10, 10], pods.Where(p => p.Spec.NodeName is not null).GroupBy(p => p.Spec.NodeName).Select(g => g.Count()).ToList());
+        var other = pods.Single(p => p.Metadata.Name == "other");
+        Assert.Null(other.Spec.NodeName);
+        Assert.Null(other.Status.Conditions);
     }
 
     [Fact]
@@ -307,6 +360,70 @@ public sealed class WorkloadsFunctionalTests(ApiServerFixture fixture, ITestOutp
         await _client.CoreV1.PatchNamespacedPodAsync(new V1Patch(relabel.ToJsonString(), V1Patch.PatchType.MergePatch), "orphan", ns);
         await Poll.UntilAsync(async () => (await _client.CoreV1.ReadNamespacedPodAsync("orphan", ns)).Metadata.OwnerReferences is null or { Count: 0 }, "released");
         await Poll.UntilAsync(async () => (await ActivePodsAsync(ns)).Count(p => p.Metadata.Labels["app"] == "rs") == 2, "replacement");
+    }
+
+    [Fact]
+    public async Task ProgressDeadline_PodsNeverReady_ProgressingFalseAndRolloutStatusFails()
+    {
+        await using var controllers = StartControllers();
+        var prefix = Objects.UniqueNamespace("deadline");
+        await using var cluster = await ThreeZonesAsync(_client, prefix);
+        var ns = await Objects.CreateNamespaceAsync(_client, "deadline");
+        await using var kubelet = new FakeKubelet(_client, ns) { MakeReady = false };
+        await _client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("web", 2, configure: s => s.ProgressDeadlineSeconds = 2), ns);
+
+        var d = await WaitForDeploymentAsync(ns, "web", d => Condition(d, "Progressing").Item2 == "ProgressDeadlineExceeded", "ProgressDeadlineExceeded");
+
+        Assert.Equal("False", Condition(d, "Progressing").Item1);
+        Assert.Equal(("False", "MinimumReplicasUnavailable"), Condition(d, "Available"));
+        Assert.Equal(2, d.Status.UnavailableReplicas);
+        var failure = await Assert.ThrowsAsync<Xunit.Sdk.TrueException>(() => Kubectl.RunAsync(fixture.Server.Host.KubeconfigPath, "rollout", "status", "deployment/web", "-n", ns, "--timeout=30s"));
+        Assert.Contains("exceeded its progress deadline", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Paused_TemplateChangeWaitsForResume()
+    {
+        await using var controllers = StartControllers();
+        var prefix = Objects.UniqueNamespace("pause");
+        await using var cluster = await ThreeZonesAsync(_client, prefix);
+        var ns = await Objects.CreateNamespaceAsync(_client, "pause");
+        await using var kubelet = new FakeKubelet(_client, ns);
+        var kubeconfig = fixture.Server.Host.KubeconfigPath;
+        await _client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("web", 2), ns);
+        await WaitForDeploymentAsync(ns, "web", d => RolledOut(d, 2), "first rollout");
+
+        await Kubectl.RunAsync(kubeconfig, "rollout", "pause", "deployment/web", "-n", ns);
+        await Kubectl.RunAsync(kubeconfig, "set", "image", "deployment/web", "app=registry.k8s.io/e2e-test-images/agnhost:2.54", "-n", ns);
+        var paused = await WaitForDeploymentAsync(ns, "web", d => d.Status.ObservedGeneration == d.Metadata.Generation && Condition(d, "Progressing").Item2 == "DeploymentPaused", "paused condition");
+        Assert.Equal("Unknown", Condition(paused, "Progressing").Item1);
+        Assert.Single((await _client.AppsV1.ListNamespacedReplicaSetAsync(ns)).Items);
+
+        await Kubectl.RunAsync(kubeconfig, "rollout", "resume", "deployment/web", "-n", ns);
+        await WaitForDeploymentAsync(ns, "web", d => RolledOut(d, 2) && d.Metadata.Annotations[DeploymentUtil.RevisionAnnotation] == "2", "rollout after resume");
+        Assert.Equal(2, (await _client.AppsV1.ListNamespacedReplicaSetAsync(ns)).Items.Count);
+    }
+
+    [Fact]
+    public async Task ReplicaSet_TerminatingPodIsNotCounted_ReplacementCreatedAtOnce()
+    {
+        await using var controllers = StartControllers();
+        var prefix = Objects.UniqueNamespace("term");
+        await using var cluster = await ThreeZonesAsync(_client, prefix);
+        var ns = await Objects.CreateNamespaceAsync(_client, "term");
+        // No kubelet: a deleted pod that is bound stays Terminating (graceful deletion).
+        await _client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("web", 2), ns);
+        await Poll.UntilAsync(async () => (await ActivePodsAsync(ns)).Count(p => !string.IsNullOrEmpty(p.Spec.NodeName)) == 2, "2 bound pods");
+        var victim = (await ActivePodsAsync(ns))[0];
+
+        await _client.CoreV1.DeleteNamespacedPodAsync(victim.Metadata.Name, ns);
+
+        await Poll.UntilAsync(async () => (await ActivePodsAsync(ns)).Count == 2 && (await ActivePodsAsync(ns)).All(p => p.Metadata.Name != victim.Metadata.Name), "replacement");
+        var terminating = await _client.CoreV1.ReadNamespacedPodAsync(victim.Metadata.Name, ns);
+        Assert.NotNull(terminating.Metadata.DeletionTimestamp);
+        var rs = Assert.Single((await _client.AppsV1.ListNamespacedReplicaSetAsync(ns)).Items);
+        await Poll.UntilAsync(async () => (await _client.AppsV1.ReadNamespacedReplicaSetAsync(rs.Metadata.Name, ns)).Status.Replicas == 2, "status.replicas 2");
+        await _client.CoreV1.DeleteNamespacedPodAsync(victim.Metadata.Name, ns, new V1DeleteOptions { GracePeriodSeconds = 0 });
     }
 
     [Fact]

@@ -79,6 +79,7 @@ internal sealed class PodStrategy : ResourceStrategy<V1Pod>
         PodDefaults.Apply(obj.Spec);
         PodDefaults.HostNetworkPorts(obj.Spec);
         PodDefaults.RequestsFromLimits(obj.Spec);
+        PodDefaults.PodOnly(obj.Spec);
         PodAdmission.Apply(obj.Spec);
         obj.Status = new V1PodStatus { Phase = "Pending", QosClass = PodAdmission.QosClass(obj.Spec) };
         return ValueTask.CompletedTask;
@@ -89,6 +90,13 @@ internal sealed class PodStrategy : ResourceStrategy<V1Pod>
         PodDefaults.Apply(obj.Spec);
         PodDefaults.HostNetworkPorts(obj.Spec);
         PodDefaults.RequestsFromLimits(obj.Spec);
+        PodDefaults.PodOnly(obj.Spec);
+        if (obj.Spec is not null && old.Spec is not null)
+        {
+            // The Priority admission plugin keeps what it set on create.
+            obj.Spec.Priority = old.Spec.Priority;
+            obj.Spec.PreemptionPolicy = old.Spec.PreemptionPolicy;
+        }
         return ValueTask.CompletedTask;
     }
 
@@ -239,6 +247,22 @@ internal static class PodDefaults
         }
     }
 
+    /// <summary>
+    /// Pod-only defaults (not applied to Deployment/ReplicaSet templates, as upstream): SetDefaults_Pod's
+    /// enableServiceLinks and the ServiceAccount admission plugin's serviceAccountName (with the deprecated
+    /// serviceAccount alias).
+    /// </summary>
+    public static void PodOnly(V1PodSpec? spec)
+    {
+        if (spec is null)
+        {
+            return;
+        }
+        spec.EnableServiceLinks ??= true;
+        spec.ServiceAccountName ??= spec.ServiceAccount ?? "default";
+        spec.ServiceAccount ??= spec.ServiceAccountName;
+    }
+
     /// <summary>SetDefaults_Pod: a container with limits but no requests requests its limits.</summary>
     public static void RequestsFromLimits(V1PodSpec? spec)
     {
@@ -267,9 +291,6 @@ internal static class PodDefaults
         spec.TerminationGracePeriodSeconds ??= 30;
         spec.SchedulerName ??= "default-scheduler";
         spec.SecurityContext ??= new V1PodSecurityContext();
-        spec.EnableServiceLinks ??= true;
-        spec.ServiceAccountName ??= "default";
-        spec.ServiceAccount ??= spec.ServiceAccountName;
         foreach (var c in (spec.Containers ?? []).Concat(spec.InitContainers ?? []))
         {
             c.TerminationMessagePath ??= "/dev/termination-log";
