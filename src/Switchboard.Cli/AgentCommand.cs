@@ -8,12 +8,39 @@ using Switchboard.Node.KubeletApi;
 using Switchboard.Node.Routing;
 using Switchboard.Node.Runtime;
 using Switchboard.Node.Topology;
+using Switchboard.Netfilter;
+using Switchboard.Netfilter.Conntrack;
+using Switchboard.Proxy.Hosting;
+using Switchboard.Proxy.Model;
 
 namespace Switchboard.Cli;
 
 /// <summary>`switchboard agent`: one node (ARCHITECTURE.md §1): the Node and its Lease, and the Pod runtime.</summary>
 internal static class AgentCommand
 {
+    /// <summary>kube-proxy's bind-address form: "[host]:port", an empty host meaning every address.</summary>
+    internal static bool TryBindAddress(string text, out System.Net.IPEndPoint? endpoint)
+    {
+        endpoint = null;
+        var colon = text.LastIndexOf(':');
+        if (colon < 0 || !int.TryParse(text.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) || port > 65535)
+        {
+            return false;
+        }
+        var host = text[..colon].Trim('[', ']');
+        if (host.Length == 0)
+        {
+            endpoint = new System.Net.IPEndPoint(System.Net.IPAddress.Any, port);
+            return true;
+        }
+        if (!System.Net.IPAddress.TryParse(host, out var address))
+        {
+            return false;
+        }
+        endpoint = new System.Net.IPEndPoint(address, port);
+        return true;
+    }
+
     public static Command Create()
     {
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "Kubeconfig to reach the API server; without it, the in-cluster config" };
@@ -27,12 +54,13 @@ internal static class AgentCommand
         var cniBinDir = new Option<string>("--cni-bin-dir") { Description = "CNI plugin directory", DefaultValueFactory = _ => "/usr/lib/cni" };
         var netnsPrefix = new Option<string?>("--netns-prefix") { Description = "Prefix of Pod network namespaces (<prefix>-p<hash>); default sb- + 6 hex of the node name" };
         var agnhostPath = new Option<string?>("--agnhost-path") { Description = "The switchboard-agnhost executable (default: next to switchboard, else on PATH)" };
-        var metrics = new Option<string>("--metrics-bind-address") { Description = "Proxy metrics address (not served yet)", DefaultValueFactory = _ => ":10249" };
-        var healthz = new Option<string>("--healthz-bind-address") { Description = "Proxy healthz address (not served yet)", DefaultValueFactory = _ => ":10256" };
+        var metrics = new Option<string>("--metrics-bind-address") { Description = "Proxy metrics address ([host]:port; empty host = all addresses of the node)", DefaultValueFactory = _ => ":10249" };
+        var healthz = new Option<string>("--healthz-bind-address") { Description = "Proxy /healthz address ([host]:port; empty host = all addresses of the node)", DefaultValueFactory = _ => ":10256" };
+        var clusterCidr = new Option<string>("--cluster-cidr") { Description = "Pod CIDRs of the cluster (both families): the proxy's local-traffic detection", DefaultValueFactory = _ => "10.244.0.0/16,fd00:10:244::/56" };
         var kubeletPort = new Option<int>("--kubelet-port") { Description = "Kubelet API port, published in the Node's daemonEndpoints", DefaultValueFactory = _ => 10250 };
         var cmd = new Command("agent", "Run one node: registers a Node, renews its Lease and runs its Pods (the service proxy comes later).")
         {
-            kubeconfig, nodeName, nodeIp, zone, dataDir, clusterDns, clusterDomain, podCidr, cniBinDir, metrics, healthz, kubeletPort, netnsPrefix, agnhostPath,
+            kubeconfig, nodeName, nodeIp, zone, dataDir, clusterDns, clusterDomain, podCidr, cniBinDir, metrics, healthz, kubeletPort, netnsPrefix, agnhostPath, clusterCidr,
         };
         cmd.SetAction(async (r, ct) =>
         {
@@ -63,6 +91,21 @@ internal static class AgentCommand
                     await Console.Error.WriteLineAsync($"switchboard agent: --pod-cidr {cidr} is not a CIDR").ConfigureAwait(false);
                     return CliApp.UsageError;
                 }
+            }
+            var clusterCidrs = new List<System.Net.IPNetwork>();
+            foreach (var cidr in r.GetValue(clusterCidr)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (!System.Net.IPNetwork.TryParse(cidr, out var network))
+                {
+                    await Console.Error.WriteLineAsync($"switchboard agent: --cluster-cidr {cidr} is not a CIDR").ConfigureAwait(false);
+                    return CliApp.UsageError;
+                }
+                clusterCidrs.Add(network);
+            }
+            if (!TryBindAddress(r.GetValue(metrics)!, out var metricsEndpoint) || !TryBindAddress(r.GetValue(healthz)!, out var healthzEndpoint))
+            {
+                await Console.Error.WriteLineAsync($"switchboard agent: --metrics-bind-address and --healthz-bind-address take [host]:port, e.g. :10249 or 0.0.0.0:10256").ConfigureAwait(false);
+                return CliApp.UsageError;
             }
             var prefix = r.GetValue(netnsPrefix) ?? RuntimeOptions.DefaultNetnsPrefix(r.GetValue(nodeName)!);
             if (RuntimeOptions.ValidatePrefix(prefix) is { } prefixError)
@@ -129,9 +172,24 @@ internal static class AgentCommand
             var kubelet = await KubeletServer.StartAsync(
                 new KubeletServerOptions { NodeName = options.NodeName, Addresses = kubeletAddresses, Port = options.KubeletPort, ClientCaFile = caFile },
                 host.Runtime, loggers, TimeProvider.System, stop.Token).ConfigureAwait(false);
+            // The service proxy: kube-proxy's nftables mode in this node's namespace, one table per family the node has.
+            var families = ips.Select(System.Net.IPAddress.Parse).Select(ip => ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? IpFamily.IPv6 : IpFamily.IPv4).Distinct().ToList();
+            if (families.Count == 0)
+            {
+                families.Add(IpFamily.IPv4);
+            }
+            var proxy = new ProxyServer(client, new ProxyServerOptions
+            {
+                NodeName = options.NodeName,
+                NodeIps = [.. ips.Select(System.Net.IPAddress.Parse)],
+                ClusterCidrs = clusterCidrs,
+                HealthzBindAddress = healthzEndpoint,
+                MetricsBindAddress = metricsEndpoint,
+            }, families.ToDictionary(f => f, INftables (_) => new NftablesRunner()), new ConntrackTool(), TimeProvider.System, loggers);
+            await using (proxy.ConfigureAwait(false))
             await using (kubelet.ConfigureAwait(false))
             {
-                await Task.WhenAll(agent.RunAsync(stop.Token), host.RunAsync(stop.Token), routes.RunAsync(stop.Token)).ConfigureAwait(false);
+                await Task.WhenAll(agent.RunAsync(stop.Token), host.RunAsync(stop.Token), routes.RunAsync(stop.Token), proxy.RunAsync(stop.Token)).ConfigureAwait(false);
             }
             return 0;
         });

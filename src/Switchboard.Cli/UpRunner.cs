@@ -122,11 +122,21 @@ internal static partial class UpRunner
                         var kubeconfig = Path.Combine(options.DataDir, "nodes", node.Name, "kubeconfig");
                         Directory.CreateDirectory(Path.GetDirectoryName(kubeconfig)!);
                         Kubeconfig.WriteForNode(kubeconfig, host.CaPem, EmbeddedCluster.InClusterServer, host.AdminToken, node.Name);
-                        cluster.StartAgent(node, kubeconfig, up.ClusterDns.ToString(), up.ClusterDomain);
+                        cluster.StartAgent(node, kubeconfig, up.ClusterDns.ToString(), up.ClusterDomain, options.ClusterCidr);
                     }
                     using (var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(host.KubeconfigPath)))
                     {
                         await cluster.WaitForNodesReadyAsync(client, agentsStarted, stop.Token).ConfigureAwait(false);
+                    }
+                    // Each agent's proxy answers /healthz 200 once its first sync programmed the node (kube-proxy's readiness).
+                    var probe = LoadBalancerRoutes.HttpProbe(underlaySockets.ConnectAsync);
+                    foreach (var node in cluster.Plan.Nodes)
+                    {
+                        var healthz = new System.Net.IPEndPoint(System.Net.IPAddress.Parse(node.Ipv4), LoadBalancerRoutes.ProxyHealthPort);
+                        while (!await TryProbeAsync(probe, healthz, stop.Token).ConfigureAwait(false))
+                        {
+                            await Task.Delay(100, stop.Token).ConfigureAwait(false);
+                        }
                     }
                     Console.Out.WriteLine($"ready: {nodes} nodes, api {host.Url.GetLeftPart(UriPartial.Authority)}, export KUBECONFIG={host.KubeconfigPath}");
                     Console.Out.Flush();
@@ -149,6 +159,20 @@ internal static partial class UpRunner
             }
         }
         return 0;
+    }
+
+    private static async Task<bool> TryProbeAsync(Func<System.Net.IPEndPoint, string, CancellationToken, Task<bool>> probe, System.Net.IPEndPoint endpoint, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(2));
+        try
+        {
+            return await probe(endpoint, "/healthz", timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or System.Net.Sockets.SocketException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            return false;
+        }
     }
 
     /// <summary>The publisher's dialer: sockets made in the underlay, where LB IPs are routed.</summary>

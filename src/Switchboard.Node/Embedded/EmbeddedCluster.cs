@@ -68,7 +68,7 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
     public static string InClusterServer => "https://" + TopologyPlan.GatewayIpv4 + ":" + TopologyPlan.ApiPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Starts `switchboard agent` in the node's namespace; its output goes to logs/&lt;node&gt;.log.</summary>
-    public void StartAgent(NodePlan node, string kubeconfig, string clusterDns, string clusterDomain)
+    public void StartAgent(NodePlan node, string kubeconfig, string clusterDns, string clusterDomain, string clusterCidr)
     {
         // nsenter --net, not `ip netns exec`: the latter gives the agent a private (slave) mount namespace, so the
         // Pod namespaces it mounts under /run/netns would be invisible to `up` (cleanup) and to a restarted agent
@@ -84,7 +84,7 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
         foreach (var a in (string[])["--net=/run/netns/" + node.Namespace, "--", .. SelfCommand(), "agent",
             "--kubeconfig", kubeconfig, "--node-name", node.Name, "--node-ip", node.NodeIps,
             "--data-dir", Path.Combine(_dataDir, "nodes", node.Name),
-            "--netns-prefix", Plan.Prefix.TrimEnd('-'), "--cluster-dns", clusterDns, "--cluster-domain", clusterDomain])
+            "--netns-prefix", Plan.Prefix.TrimEnd('-'), "--cluster-dns", clusterDns, "--cluster-domain", clusterDomain, "--cluster-cidr", clusterCidr])
         {
             psi.ArgumentList.Add(a);
         }
