@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Switchboard.ApiServer;
 using Switchboard.ApiServer.Hosting;
 using Switchboard.ApiServer.Security;
+using Switchboard.Cli.AddOns;
 using Switchboard.Cli.Logging;
 using Switchboard.Controllers.Hosting;
 using Switchboard.Node.Embedded;
@@ -136,6 +137,15 @@ internal static partial class UpRunner
                         while (!await TryProbeAsync(probe, healthz, stop.Token).ConfigureAwait(false))
                         {
                             await Task.Delay(100, stop.Token).ConfigureAwait(false);
+                        }
+                    }
+                    // The bundled add-on: cluster DNS behind kube-dns, answering through the Service proxy.
+                    using (var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(host.KubeconfigPath)))
+                    {
+                        if (cluster.Plan.Nodes.Count > 0)
+                        {
+                            await ClusterDnsAddOn.ApplyAsync(client, up, stop.Token).ConfigureAwait(false);
+                            await ClusterDnsAddOn.WaitAvailableAsync(client, up, cluster.Plan.Nodes[0].Namespace, stop.Token).ConfigureAwait(false);
                         }
                     }
                     Console.Out.WriteLine($"ready: {nodes} nodes, api {host.Url.GetLeftPart(UriPartial.Authority)}, export KUBECONFIG={host.KubeconfigPath}");

@@ -201,7 +201,7 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
     private static partial int Umount2(string target, int flags);
 
-    private static string[] SelfCommand()
+    internal static string[] SelfCommand()
     {
         var host = Environment.ProcessPath ?? "dotnet";
         // Under `dotnet switchboard.dll` the host needs the dll; the apphost `switchboard` is self-contained.
