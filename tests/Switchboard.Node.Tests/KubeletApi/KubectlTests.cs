@@ -251,3 +251,151 @@ public sealed class KubectlTests(KubeletFixture f) : IClassFixture<KubeletFixtur
         return new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
     }
 }
+
+/// <summary>kubectl port-forward: WebSocket "SPDY/3.1+portforward.k8s.io" through the API server to the kubelet.</summary>
+public sealed class PortForwardTests(KubeletFixture f) : IClassFixture<KubeletFixture>
+{
+    [Fact]
+    public async Task PortForward_Kubectl_ReachesThePodsPortAndSeesItsAnswer()
+    {
+        var token = "sbt-echo-" + Guid.NewGuid().ToString("N")[..6];
+        using var echo = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        echo.Start();
+        var targetPort = ((IPEndPoint)echo.LocalEndpoint).Port;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        _ = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var client = await echo.AcceptTcpClientAsync(stop.Token);
+                _ = Task.Run(async () =>
+                {
+                    using (client)
+                    {
+                        var s = client.GetStream();
+                        var reader = new StreamReader(s);
+                        var line = await reader.ReadLineAsync(stop.Token);
+                        var reply = System.Text.Encoding.ASCII.GetBytes($"{token} {line}\n");
+                        await s.WriteAsync(reply, stop.Token);
+                    }
+                });
+            }
+        });
+
+        var pod = await f.CreatePodAsync(["main"]);
+        await f.SetRunningAsync(pod);
+        var psi = new System.Diagnostics.ProcessStartInfo("/usr/bin/kubectl")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in (string[])["--kubeconfig", f.Api.Host.KubeconfigPath, "--cache-dir", Path.Combine(f.Dir, "cache"), "port-forward", "--address", "127.0.0.1", pod, ":" + targetPort])
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var kubectl = System.Diagnostics.Process.Start(psi)!;
+        try
+        {
+            var stderr = kubectl.StandardError.ReadToEndAsync(stop.Token);
+            string? first = null;
+            try
+            {
+                first = await kubectl.StandardOutput.ReadLineAsync(stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                kubectl.Kill(entireProcessTree: true);
+                Assert.Fail($"no Forwarding line; kubectl said: {await kubectl.StandardError.ReadToEndAsync()}\nkubelet said: {f.Logs}");
+            }
+            if (first is null)
+            {
+                kubectl.Kill(entireProcessTree: true);
+                Assert.Fail($"kubectl port-forward printed nothing (exited {kubectl.HasExited}): {await stderr.WaitAsync(TimeSpan.FromSeconds(5))}\nkubelet said: {f.Logs}");
+            }
+            var m = Regex.Match(first!, @"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)");
+            Assert.True(m.Success, first);
+            Assert.Equal(targetPort.ToString(), m.Groups[2].Value);
+            var localPort = int.Parse(m.Groups[1].Value);
+            for (var i = 0; i < 3; i++)
+            {
+                using var conn = new System.Net.Sockets.TcpClient();
+                try
+                {
+                    await conn.ConnectAsync(IPAddress.Loopback, localPort, stop.Token);
+                }
+                catch (System.Net.Sockets.SocketException e)
+                {
+                    kubectl.Kill(entireProcessTree: true);
+                    Assert.Fail($"connection {i}: {e.Message}; kubectl said: {await stderr}\nkubelet said: {f.Logs}");
+                }
+                var s = conn.GetStream();
+                await s.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"hello {i}\n"), stop.Token);
+                string? answer;
+                try
+                {
+                    answer = await new StreamReader(s).ReadLineAsync(stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    kubectl.Kill(entireProcessTree: true);
+                    Assert.Fail($"no answer on connection {i}; kubectl said: {await stderr}\nkubelet said: {f.Logs}");
+                    throw;
+                }
+                Assert.Equal($"{token} hello {i}", answer);
+            }
+        }
+        finally
+        {
+            kubectl.Kill(entireProcessTree: true);
+            await stop.CancelAsync();
+            echo.Stop();
+        }
+    }
+
+    [Fact]
+    public async Task PortForward_ClosedPort_KubectlReportsTheKubeletsError()
+    {
+        var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var deadPort = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var pod = await f.CreatePodAsync(["main"]);
+        await f.SetRunningAsync(pod);
+        var psi = new System.Diagnostics.ProcessStartInfo("/usr/bin/kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in (string[])["--kubeconfig", f.Api.Host.KubeconfigPath, "--cache-dir", Path.Combine(f.Dir, "cache"), "port-forward", "--address", "127.0.0.1", pod, ":" + deadPort])
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var kubectl = System.Diagnostics.Process.Start(psi)!;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            var first = await kubectl.StandardOutput.ReadLineAsync(stop.Token);
+            var localPort = int.Parse(Regex.Match(first!, @"127\.0\.0\.1:(\d+)").Groups[1].Value);
+            using var conn = new System.Net.Sockets.TcpClient();
+            await conn.ConnectAsync(IPAddress.Loopback, localPort, stop.Token);
+            var s = conn.GetStream();
+            await s.WriteAsync("x\n"u8.ToArray(), stop.Token);
+            // The forwarded connection is closed without an answer; kubectl prints the kubelet's error.
+            var buffer = new byte[16];
+            try
+            {
+                Assert.Equal(0, await s.ReadAsync(buffer, stop.Token));
+            }
+            catch (IOException)
+            {
+            }
+            kubectl.Kill(entireProcessTree: true);
+            var stderr = await kubectl.StandardError.ReadToEndAsync(stop.Token);
+            Assert.True(stderr.Contains($"error forwarding port {deadPort} to pod {pod}", StringComparison.Ordinal), stderr);
+        }
+        finally
+        {
+            if (!kubectl.HasExited)
+            {
+                kubectl.Kill(entireProcessTree: true);
+            }
+        }
+    }
+}
