@@ -61,6 +61,27 @@ public sealed class KubectlTests(KubeletFixture f) : IClassFixture<KubeletFixtur
     }
 
     [Fact]
+    public async Task Exec_CSharpClient_V4ChannelProtocol_ExitCodeAndStreams()
+    {
+        // KubernetesClient speaks v4.channel.k8s.io (no close signal): our other client, and the one tests use.
+        var pod = await f.CreatePodAsync(["main"]);
+        string stdout = "", stderr = "";
+        var code = await f.Api.Client.NamespacedPodExecAsync(pod, "default", "main", ["sh", "-c", "echo out; echo err >&2; exit 4"], false,
+            async (stdin, output, error) =>
+            {
+                var o = new StreamReader(output).ReadToEndAsync();
+                var e = new StreamReader(error).ReadToEndAsync();
+                stdout = await o;
+                stderr = await e;
+            }, CancellationToken.None);
+        Assert.Equal(4, code);
+        Assert.Equal("out\n", stdout);
+        Assert.Equal("err\n", stderr);
+        var ok = await f.Api.Client.NamespacedPodExecAsync(pod, "default", "main", ["true"], false, (_, _, _) => Task.CompletedTask, CancellationToken.None);
+        Assert.Equal(0, ok);
+    }
+
+    [Fact]
     public async Task Exec_WrongContainer_UpstreamMessage()
     {
         var pod = await f.CreatePodAsync(["main", "side"]);
