@@ -53,6 +53,21 @@ public sealed class KubectlTests(KubeletFixture f) : IClassFixture<KubeletFixtur
     }
 
     [Fact]
+    public async Task Exec_TtyResizedWhileRunning_CommandSeesNewSize()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var ready = Path.Combine(f.Dir, pod + ".ready");
+        // The command (a host process here) marks when it has printed its first size; only then is the client's
+        // terminal resized, and the command's WINCH trap prints what its terminal now says.
+        var remote = $"trap 'stty size; exit 0' WINCH; stty size; touch {ready}; while :; do sleep 0.1; done";
+        var r = await f.KubectlInTerminalAsync(
+            $"stty cols 100 rows 20; (while [ ! -e {ready} ]; do sleep 0.05; done; stty cols 50 rows 10 < /dev/tty) & kubectl exec -it {pod} -- sh -c \"{remote}\"");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var lines = r.Stdout.Replace("\r", "", StringComparison.Ordinal).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["20 100", "10 50"], lines);
+    }
+
+    [Fact]
     public async Task Exec_TtyExitCode_Propagates()
     {
         var pod = await f.CreatePodAsync(["main"]);
