@@ -124,10 +124,10 @@ internal sealed partial class KubeletHandler
             await TextAsync(ctx, 400, $"container \"{route.Container}\" in pod \"{route.Pod}\" is not running").ConfigureAwait(false);
             return;
         }
+        Func<TerminalSize?, IStreamedProcess> start = size => exec ? _launcher.Start(view, request, size) : new LogAttachProcess(_logs, view, request.Stdin);
         if (!ctx.WebSockets.IsWebSocketRequest)
         {
-            // SPDY/3.1 (kubectl's fallback) is not spoken here; WebSocket is kubectl's first choice since 1.31.
-            await TextAsync(ctx, 400, "unable to upgrade connection: only WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) is supported").ConfigureAwait(false);
+            await SpdyStreamAsync(ctx, request, start).ConfigureAwait(false);
             return;
         }
         var protocol = StreamProtocol.Negotiate(ctx.WebSockets.WebSocketRequestedProtocols);
@@ -139,9 +139,31 @@ internal sealed partial class KubeletHandler
         using var ws = await ctx.WebSockets.AcceptWebSocketAsync(protocol).ConfigureAwait(false);
         using var session = new StreamSession(ws, protocol, request, _logger);
         Log.StreamStarted(_logger, exec ? "exec" : "attach", route.Namespace, route.Pod, route.Container, protocol, request.Tty);
-        await session.RunAsync(
-            size => exec ? _launcher.Start(view, request, size) : new LogAttachProcess(_logs, view, request.Stdin),
-            request.Command, ctx.RequestAborted).ConfigureAwait(false);
+        await session.RunAsync(start, request.Command, ctx.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>exec/attach over a SPDY/3.1 upgrade, with upstream's protocol negotiation (403 when none matches).</summary>
+    private async Task SpdyStreamAsync(HttpContext ctx, StreamRequest request, Func<TerminalSize?, IStreamedProcess> start)
+    {
+        var upgrade = ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>();
+        if (upgrade is null || !upgrade.IsUpgradableRequest || !ctx.Request.Headers.Upgrade.ToString().Contains("SPDY/3.1", StringComparison.OrdinalIgnoreCase))
+        {
+            await TextAsync(ctx, 400, "Upgrade request required").ConfigureAwait(false);
+            return;
+        }
+        var offered = ctx.Request.Headers["X-Stream-Protocol-Version"].Select(v => v ?? "").ToList();
+        var protocol = SpdyRemoteCommand.Negotiate(offered);
+        if (protocol is null)
+        {
+            ctx.Response.Headers["X-Accepted-Stream-Protocol-Versions"] = string.Join(", ", SpdyRemoteCommand.Protocols);
+            await TextAsync(ctx, 403, $"unable to upgrade: unable to negotiate protocol: client supports [{string.Join(' ', offered)}], server supports [{string.Join(' ', SpdyRemoteCommand.Protocols)}]").ConfigureAwait(false);
+            return;
+        }
+        ctx.Response.Headers.Upgrade = "SPDY/3.1";
+        ctx.Response.Headers["X-Stream-Protocol-Version"] = protocol;
+        Log.StreamStarted(_logger, "stream", "", "", "", "SPDY/3.1 " + protocol, request.Tty);
+        await using var stream = await upgrade.UpgradeAsync().ConfigureAwait(false);
+        await new SpdyRemoteCommand(_logger).RunAsync(stream, request, start, ctx.RequestAborted).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -97,6 +97,30 @@ public sealed class KubectlTests(KubeletFixture f) : IClassFixture<KubeletFixtur
     }
 
     [Fact]
+    public async Task Exec_OverSpdy_ExitCodeStreamsAndStdin()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var r = await f.KubectlSpdyAsync("spdy in\n", "exec", "-i", pod, "--", "sh", "-c", "cat; echo out; echo err >&2; exit 5");
+        Assert.True(r.ExitCode == 5, r.ToString());
+        Assert.Equal("spdy in\nout\n", r.Stdout);
+        Assert.Contains("err\n", r.Stderr);
+        Assert.Contains("command terminated with exit code 5", r.Stderr);
+        var ok = await f.KubectlSpdyAsync(null, "exec", pod, "--", "true");
+        Assert.True(ok.ExitCode == 0, ok.ToString());
+    }
+
+    [Fact]
+    public async Task Exec_TtyOverSpdy_TerminalAndSize()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var r = await f.KubectlInTerminalAsync($"stty cols 77 rows 33; KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false kubectl exec -it {pod} -- sh -c 'tty; stty size; exit 6'");
+        Assert.True(r.ExitCode == 6, r.ToString());
+        var lines = r.Stdout.Replace("\r", "", StringComparison.Ordinal).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(lines, l => l.StartsWith("/dev/pts/", StringComparison.Ordinal));
+        Assert.Contains("33 77", lines);
+    }
+
+    [Fact]
     public async Task Exec_WrongContainer_UpstreamMessage()
     {
         var pod = await f.CreatePodAsync(["main", "side"]);
@@ -291,8 +315,10 @@ public sealed class KubectlTests(KubeletFixture f) : IClassFixture<KubeletFixtur
 /// <summary>kubectl port-forward: WebSocket "SPDY/3.1+portforward.k8s.io" through the API server to the kubelet.</summary>
 public sealed class PortForwardTests(KubeletFixture f) : IClassFixture<KubeletFixture>
 {
-    [Fact]
-    public async Task PortForward_Kubectl_ReachesThePodsPortAndSeesItsAnswer()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task PortForward_Kubectl_ReachesThePodsPortAndSeesItsAnswer(bool webSockets)
     {
         var token = "sbt-echo-" + Guid.NewGuid().ToString("N")[..6];
         using var echo = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
@@ -326,6 +352,8 @@ public sealed class PortForwardTests(KubeletFixture f) : IClassFixture<KubeletFi
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // Off: kubectl's fallback, a plain SPDY/3.1 upgrade through the API server's tunnel.
+        psi.Environment["KUBECTL_PORT_FORWARD_WEBSOCKETS"] = webSockets ? "true" : "false";
         foreach (var a in (string[])["--kubeconfig", f.Api.Host.KubeconfigPath, "--cache-dir", Path.Combine(f.Dir, "cache"), "port-forward", "--address", "127.0.0.1", pod, ":" + targetPort])
         {
             psi.ArgumentList.Add(a);

@@ -136,6 +136,10 @@ public sealed class KubeletFixture : IAsyncLifetime
     public Task<KubectlResult> KubectlAsync(string? stdin, params string[] args) =>
         RunAsync("/usr/bin/kubectl", ["--kubeconfig", Api.Host.KubeconfigPath, "--cache-dir", Path.Combine(Dir, "cache"), .. args], stdin, keepStdinOpen: false);
 
+    /// <summary>kubectl with WebSockets off for exec/attach/cp: its SPDY/3.1 path (as kubectl before 1.29).</summary>
+    public Task<KubectlResult> KubectlSpdyAsync(string? stdin, params string[] args) =>
+        RunAsync("/usr/bin/env", ["KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false", "KUBECTL_PORT_FORWARD_WEBSOCKETS=false", "/usr/bin/kubectl", "--kubeconfig", Api.Host.KubeconfigPath, "--cache-dir", Path.Combine(Dir, "cache"), .. args], stdin, keepStdinOpen: false);
+
     /// <summary>Runs a kubectl command line under `script`, so kubectl has a terminal; stdin stays open until it ends.</summary>
     public Task<KubectlResult> KubectlInTerminalAsync(string commandLine) =>
         RunAsync("/usr/bin/script", ["-qec", $"{commandLine.Replace("kubectl ", $"/usr/bin/kubectl --kubeconfig {Api.Host.KubeconfigPath} --cache-dir {Path.Combine(Dir, "cache")} ", StringComparison.Ordinal)}", "/dev/null"], null, keepStdinOpen: true);
