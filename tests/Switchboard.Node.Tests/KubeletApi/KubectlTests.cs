@@ -120,6 +120,24 @@ public sealed class KubectlTests(KubeletFixture f) : IClassFixture<KubeletFixtur
         Assert.Contains("33 77", lines);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Exec_MegabytesEachWay_ArriveIntact(bool spdy)
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var input = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3_000_000));
+        var expected = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(input)));
+        string[] args = ["exec", "-i", pod, "--", "sh", "-c", "sha256sum | cut -d' ' -f1; head -c 4000000 /dev/zero | tr '\\0' x"];
+        var r = spdy ? await f.KubectlSpdyAsync(input, args) : await f.KubectlAsync(input, args);
+        Assert.True(r.ExitCode == 0, r.ToString()[..Math.Min(2000, r.ToString().Length)]);
+        var newline = r.Stdout.IndexOf('\n', StringComparison.Ordinal);
+        Assert.Equal(expected, r.Stdout[..newline]);
+        var rest = r.Stdout[(newline + 1)..];
+        Assert.Equal(4_000_000, rest.Length);
+        Assert.True(rest.All(c => c == 'x'));
+    }
+
     [Fact]
     public async Task Exec_WrongContainer_UpstreamMessage()
     {
