@@ -68,6 +68,16 @@ public sealed class KubectlTests(KubeletFixture f) : IClassFixture<KubeletFixtur
     }
 
     [Fact]
+    public async Task Exec_InteractiveShell_TypedLinesRunRemotely()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        // Typed into the terminal kubectl reads; only the remote shell turns $((6*7)) into 42.
+        var r = await f.KubectlInTerminalAsync($"kubectl exec -it {pod} -- sh", "echo sbt-$((6*7))\nexit 3\n");
+        Assert.True(r.ExitCode == 3, r.ToString());
+        Assert.Contains("sbt-42", r.Stdout);
+    }
+
+    [Fact]
     public async Task Exec_TtyExitCode_Propagates()
     {
         var pod = await f.CreatePodAsync(["main"]);

@@ -141,8 +141,8 @@ public sealed class KubeletFixture : IAsyncLifetime
         RunAsync("/usr/bin/env", ["KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false", "KUBECTL_PORT_FORWARD_WEBSOCKETS=false", "/usr/bin/kubectl", "--kubeconfig", Api.Host.KubeconfigPath, "--cache-dir", Path.Combine(Dir, "cache"), .. args], stdin, keepStdinOpen: false);
 
     /// <summary>Runs a kubectl command line under `script`, so kubectl has a terminal; stdin stays open until it ends.</summary>
-    public Task<KubectlResult> KubectlInTerminalAsync(string commandLine) =>
-        RunAsync("/usr/bin/script", ["-qec", $"{commandLine.Replace("kubectl ", $"/usr/bin/kubectl --kubeconfig {Api.Host.KubeconfigPath} --cache-dir {Path.Combine(Dir, "cache")} ", StringComparison.Ordinal)}", "/dev/null"], null, keepStdinOpen: true);
+    public Task<KubectlResult> KubectlInTerminalAsync(string commandLine, string? typed = null) =>
+        RunAsync("/usr/bin/script", ["-qec", $"{commandLine.Replace("kubectl ", $"/usr/bin/kubectl --kubeconfig {Api.Host.KubeconfigPath} --cache-dir {Path.Combine(Dir, "cache")} ", StringComparison.Ordinal)}", "/dev/null"], typed, keepStdinOpen: true);
 
     public static async Task<KubectlResult> RunAsync(string program, string[] args, string? stdin, bool keepStdinOpen)
     {
