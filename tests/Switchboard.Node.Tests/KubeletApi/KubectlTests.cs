@@ -273,13 +273,15 @@ public sealed class KubectlTests(KubeletFixture f) : IClassFixture<KubeletFixtur
         Assert.Equal("", r.Stdout);
     }
 
-    [Fact]
-    public async Task Attach_StreamsNewOutputUntilContainerStops()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Attach_StreamsNewOutputUntilContainerStops(bool spdy)
     {
         var pod = await f.CreatePodAsync(["main"]);
         var path = f.LogPath(pod, "main");
         await File.WriteAllTextAsync(path, "old output\n");
-        var attach = f.KubectlAsync(null, "attach", pod);
+        var attach = spdy ? f.KubectlSpdyAsync(null, "attach", pod) : f.KubectlAsync(null, "attach", pod);
         await KubeletFixture.WaitUntilOpenAsync(path, attach);
         await File.AppendAllTextAsync(path, "new output\n");
         f.Locator.Set(f.Locator.Find("default", pod, "main")! with { Running = false });
