@@ -100,7 +100,7 @@ internal static class KubeletLocation
         return "/" + kind + "/" + Escape(pod.Metadata.NamespaceProperty) + "/" + Escape(pod.Metadata.Name) + "/" + Escape(container) + Encode(q);
     }
 
-    /// <summary>/portForward/{ns}/{pod}?port=… as upstream (ports joined by commas).</summary>
+    /// <summary>/portForward/{ns}/{pod}?port=… as upstream (ports joined by commas), plus container=&lt;first container&gt;.</summary>
     public static string PortForwardPath(V1Pod pod, IQueryCollection query)
     {
         var ports = query["ports"].SelectMany(p => (p ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList();
@@ -111,7 +111,16 @@ internal static class KubeletLocation
                 throw ApiException.BadRequest($"invalid port {p}");
             }
         }
-        var q = ports.Count > 0 ? new List<(string, string)> { ("port", string.Join(',', ports)) } : [];
+        var q = new List<(string, string)>();
+        // Switchboard's kubelet finds the Pod's network namespace through one of its containers.
+        if (pod.Spec?.Containers is [{ } first, ..])
+        {
+            q.Add(("container", first.Name));
+        }
+        if (ports.Count > 0)
+        {
+            q.Add(("port", string.Join(',', ports)));
+        }
         return "/portForward/" + Escape(pod.Metadata.NamespaceProperty) + "/" + Escape(pod.Metadata.Name) + Encode(q);
     }
 

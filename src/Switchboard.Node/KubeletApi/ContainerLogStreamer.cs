@@ -257,6 +257,14 @@ internal sealed class LogAttachProcess : IStreamedProcess
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         await _pipe.Reader.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            // The follower observes the token until it returns; only then may the source go.
+            await Exited.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or IOException or InvalidOperationException)
+        {
+        }
         _stop.Dispose();
     }
 }

@@ -15,9 +15,11 @@ internal sealed partial class KubeletHandler
     private readonly IExecLauncher _launcher;
     private readonly ContainerLogStreamer _logs;
     private readonly ILogger _logger;
+    private readonly PortForwarder _portForwarder;
 
     public KubeletHandler(ClientCertificateAuthorizer auth, IContainerLocator locator, IExecLauncher launcher, ContainerLogStreamer logs, ILogger logger)
     {
+        _portForwarder = new PortForwarder(logger);
         _auth = auth;
         _locator = locator;
         _launcher = launcher;
@@ -49,8 +51,8 @@ internal sealed partial class KubeletHandler
                 case KubeletEndpoint.Exec or KubeletEndpoint.Attach when HttpMethods.IsGet(ctx.Request.Method) || HttpMethods.IsPost(ctx.Request.Method):
                     await StreamAsync(ctx, route).ConfigureAwait(false);
                     return;
-                case KubeletEndpoint.PortForward:
-                    await TextAsync(ctx, 501, "port-forward is not implemented by this kubelet yet").ConfigureAwait(false);
+                case KubeletEndpoint.PortForward when HttpMethods.IsGet(ctx.Request.Method) || HttpMethods.IsPost(ctx.Request.Method):
+                    await PortForwardAsync(ctx, route).ConfigureAwait(false);
                     return;
                 case null:
                     await TextAsync(ctx, 404, "404 page not found").ConfigureAwait(false);
@@ -122,10 +124,10 @@ internal sealed partial class KubeletHandler
             await TextAsync(ctx, 400, $"container \"{route.Container}\" in pod \"{route.Pod}\" is not running").ConfigureAwait(false);
             return;
         }
+        Func<TerminalSize?, IStreamedProcess> start = size => exec ? _launcher.Start(view, request, size) : new LogAttachProcess(_logs, view, request.Stdin);
         if (!ctx.WebSockets.IsWebSocketRequest)
         {
-            // SPDY/3.1 (kubectl's fallback) is not spoken here; WebSocket is kubectl's first choice since 1.31.
-            await TextAsync(ctx, 400, "unable to upgrade connection: only WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) is supported").ConfigureAwait(false);
+            await SpdyStreamAsync(ctx, request, start).ConfigureAwait(false);
             return;
         }
         var protocol = StreamProtocol.Negotiate(ctx.WebSockets.WebSocketRequestedProtocols);
@@ -137,10 +139,106 @@ internal sealed partial class KubeletHandler
         using var ws = await ctx.WebSockets.AcceptWebSocketAsync(protocol).ConfigureAwait(false);
         using var session = new StreamSession(ws, protocol, request, _logger);
         Log.StreamStarted(_logger, exec ? "exec" : "attach", route.Namespace, route.Pod, route.Container, protocol, request.Tty);
-        await session.RunAsync(
-            size => exec ? _launcher.Start(view, request, size) : new LogAttachProcess(_logs, view, request.Stdin),
-            request.Command, ctx.RequestAborted).ConfigureAwait(false);
+        await session.RunAsync(start, request.Command, ctx.RequestAborted).ConfigureAwait(false);
     }
+
+    /// <summary>exec/attach over a SPDY/3.1 upgrade, with upstream's protocol negotiation (403 when none matches).</summary>
+    private async Task SpdyStreamAsync(HttpContext ctx, StreamRequest request, Func<TerminalSize?, IStreamedProcess> start)
+    {
+        var upgrade = ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>();
+        if (upgrade is null || !upgrade.IsUpgradableRequest || !ctx.Request.Headers.Upgrade.ToString().Contains("SPDY/3.1", StringComparison.OrdinalIgnoreCase))
+        {
+            await TextAsync(ctx, 400, "Upgrade request required").ConfigureAwait(false);
+            return;
+        }
+        var offered = ctx.Request.Headers["X-Stream-Protocol-Version"].Select(v => v ?? "").ToList();
+        var protocol = SpdyRemoteCommand.Negotiate(offered);
+        if (protocol is null)
+        {
+            ctx.Response.Headers["X-Accepted-Stream-Protocol-Versions"] = string.Join(", ", SpdyRemoteCommand.Protocols);
+            await TextAsync(ctx, 403, $"unable to upgrade: unable to negotiate protocol: client supports [{string.Join(' ', offered)}], server supports [{string.Join(' ', SpdyRemoteCommand.Protocols)}]").ConfigureAwait(false);
+            return;
+        }
+        ctx.Response.Headers.Upgrade = "SPDY/3.1";
+        ctx.Response.Headers["X-Stream-Protocol-Version"] = protocol;
+        Log.StreamStarted(_logger, "stream", "", "", "", "SPDY/3.1 " + protocol, request.Tty);
+        await using var stream = await upgrade.UpgradeAsync().ConfigureAwait(false);
+        await new SpdyRemoteCommand(_logger).RunAsync(stream, request, start, ctx.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// /portForward/{ns}/{pod}: SPDY/3.1 either tunnelled in a WebSocket ("SPDY/3.1+portforward.k8s.io", kubectl's
+    /// first choice) or as a plain HTTP upgrade (its fallback). The locator finds containers, not Pods, so the API
+    /// server names one of the Pod's containers in <c>container</c> (a Switchboard addition; the network namespace is
+    /// the Pod's either way).
+    /// </summary>
+    private async Task PortForwardAsync(HttpContext ctx, KubeletRoute route)
+    {
+        var container = ctx.Request.Query["container"].ToString();
+        var view = container.Length == 0 ? null : _locator.Find(route.Namespace, route.Pod, container);
+        if (view is null || (route.PodUid is not null && route.PodUid != view.PodUid))
+        {
+            await TextAsync(ctx, 404, $"pod \"{route.Pod}\" not found on this node").ConfigureAwait(false);
+            return;
+        }
+        if (ctx.WebSockets.IsWebSocketRequest)
+        {
+            if (!ctx.WebSockets.WebSocketRequestedProtocols.Contains(PortForwarder.WebSocketProtocol, StringComparer.OrdinalIgnoreCase))
+            {
+                await TextAsync(ctx, 400, "unable to upgrade: no tunneling spdy protocols provided").ConfigureAwait(false);
+                return;
+            }
+            // .NET refuses '/' in a subprotocol name (not an HTTP token character), gorilla and kubectl use it: the
+            // handshake (RFC 6455 §4.2.2) is done here and the upgraded stream wrapped as a server WebSocket.
+            var wsUpgrade = ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>();
+            var key = ctx.Request.Headers["Sec-WebSocket-Key"].ToString();
+            if (wsUpgrade is null || !wsUpgrade.IsUpgradableRequest || key.Length == 0)
+            {
+                await TextAsync(ctx, 400, "unable to upgrade: not a WebSocket handshake over HTTP/1.1").ConfigureAwait(false);
+                return;
+            }
+            ctx.Response.Headers.Upgrade = "websocket";
+            ctx.Response.Headers["Sec-WebSocket-Accept"] = WebSocketAccept(key);
+            ctx.Response.Headers["Sec-WebSocket-Protocol"] = PortForwarder.WebSocketProtocol;
+            var raw = await wsUpgrade.UpgradeAsync().ConfigureAwait(false);
+            using var ws = System.Net.WebSockets.WebSocket.CreateFromStream(raw, new System.Net.WebSockets.WebSocketCreationOptions
+            {
+                IsServer = true,
+                KeepAliveInterval = TimeSpan.FromSeconds(30),
+            });
+            await using var transport = new WebSocketByteStream(ws);
+            await _portForwarder.ServeAsync(transport, view, ctx.RequestAborted).ConfigureAwait(false);
+            if (ws.State == System.Net.WebSockets.WebSocketState.Open)
+            {
+                await ws.CloseOutputAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, null, CancellationToken.None).ConfigureAwait(false);
+            }
+            return;
+        }
+        var upgrade = ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>();
+        var spdy = ctx.Request.Headers.Upgrade.ToString().Contains("SPDY/3.1", StringComparison.OrdinalIgnoreCase);
+        var versions = ctx.Request.Headers["X-Stream-Protocol-Version"].SelectMany(v => (v ?? "").Split(',', StringSplitOptions.TrimEntries));
+        if (upgrade is null || !upgrade.IsUpgradableRequest || !spdy)
+        {
+            await TextAsync(ctx, 400, "Upgrade request required").ConfigureAwait(false);
+            return;
+        }
+        if (!versions.Contains(PortForwarder.Protocol, StringComparer.Ordinal))
+        {
+            ctx.Response.Headers["X-Accepted-Stream-Protocol-Versions"] = PortForwarder.Protocol;
+            await TextAsync(ctx, 403, $"unable to upgrade: unable to negotiate protocol: client supports {string.Join(',', versions)}, server supports [{PortForwarder.Protocol}]").ConfigureAwait(false);
+            return;
+        }
+        ctx.Response.Headers.Upgrade = "SPDY/3.1";
+        ctx.Response.Headers["X-Stream-Protocol-Version"] = PortForwarder.Protocol;
+        await using var stream = await upgrade.UpgradeAsync().ConfigureAwait(false);
+        await _portForwarder.ServeAsync(stream, view, ctx.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>Sec-WebSocket-Accept: base64(SHA-1(key + the RFC 6455 GUID)).</summary>
+#pragma warning disable CA5350 // RFC 6455 fixes SHA-1 here; it is a handshake check, not security.
+    internal static string WebSocketAccept(string key) =>
+        Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.ASCII.GetBytes(key.Trim() + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
+#pragma warning restore CA5350
 
     private static Task TextAsync(HttpContext ctx, int code, string text)
     {

@@ -105,8 +105,8 @@ public sealed class KubeletLocationTests
     [Fact]
     public void PortForwardPath_PortsJoined()
     {
-        Assert.Equal("/portForward/team%20a/web?port=80%2C8080", KubeletLocation.PortForwardPath(Pod(["main"]), Query(("ports", ["80", "8080"]))));
-        Assert.Equal("/portForward/team%20a/web", KubeletLocation.PortForwardPath(Pod(["main"]), Query()));
+        Assert.Equal("/portForward/team%20a/web?container=main&port=80%2C8080", KubeletLocation.PortForwardPath(Pod(["main", "side"]), Query(("ports", ["80", "8080"]))));
+        Assert.Equal("/portForward/team%20a/web?container=main", KubeletLocation.PortForwardPath(Pod(["main"]), Query()));
         Assert.Equal(400, Assert.Throws<ApiException>(() => KubeletLocation.PortForwardPath(Pod(["main"]), Query(("ports", ["0"])))).Code);
     }
 

@@ -53,11 +53,99 @@ public sealed class KubectlTests(KubeletFixture f) : IClassFixture<KubeletFixtur
     }
 
     [Fact]
+    public async Task Exec_TtyResizedWhileRunning_CommandSeesNewSize()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var ready = Path.Combine(f.Dir, pod + ".ready");
+        // The command (a host process here) marks when it has printed its first size; only then is the client's
+        // terminal resized, and the command's WINCH trap prints what its terminal now says.
+        var remote = $"trap 'stty size; exit 0' WINCH; stty size; touch {ready}; while :; do sleep 0.1; done";
+        var r = await f.KubectlInTerminalAsync(
+            $"stty cols 100 rows 20; (while [ ! -e {ready} ]; do sleep 0.05; done; stty cols 50 rows 10 < /dev/tty) & kubectl exec -it {pod} -- sh -c \"{remote}\"");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var lines = r.Stdout.Replace("\r", "", StringComparison.Ordinal).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["20 100", "10 50"], lines);
+    }
+
+    [Fact]
+    public async Task Exec_InteractiveShell_TypedLinesRunRemotely()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        // Typed into the terminal kubectl reads; only the remote shell turns $((6*7)) into 42.
+        var r = await f.KubectlInTerminalAsync($"kubectl exec -it {pod} -- sh", "echo sbt-$((6*7))\nexit 3\n");
+        Assert.True(r.ExitCode == 3, r.ToString());
+        Assert.Contains("sbt-42", r.Stdout);
+    }
+
+    [Fact]
     public async Task Exec_TtyExitCode_Propagates()
     {
         var pod = await f.CreatePodAsync(["main"]);
         var r = await f.KubectlInTerminalAsync($"kubectl exec -it {pod} -- sh -c 'exit 7'");
         Assert.True(r.ExitCode == 7, r.ToString());
+    }
+
+    [Fact]
+    public async Task Exec_CSharpClient_V4ChannelProtocol_ExitCodeAndStreams()
+    {
+        // KubernetesClient speaks v4.channel.k8s.io (no close signal): our other client, and the one tests use.
+        var pod = await f.CreatePodAsync(["main"]);
+        string stdout = "", stderr = "";
+        var code = await f.Api.Client.NamespacedPodExecAsync(pod, "default", "main", ["sh", "-c", "echo out; echo err >&2; exit 4"], false,
+            async (stdin, output, error) =>
+            {
+                var o = new StreamReader(output).ReadToEndAsync();
+                var e = new StreamReader(error).ReadToEndAsync();
+                stdout = await o;
+                stderr = await e;
+            }, CancellationToken.None);
+        Assert.Equal(4, code);
+        Assert.Equal("out\n", stdout);
+        Assert.Equal("err\n", stderr);
+        var ok = await f.Api.Client.NamespacedPodExecAsync(pod, "default", "main", ["true"], false, (_, _, _) => Task.CompletedTask, CancellationToken.None);
+        Assert.Equal(0, ok);
+    }
+
+    [Fact]
+    public async Task Exec_OverSpdy_ExitCodeStreamsAndStdin()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var r = await f.KubectlSpdyAsync("spdy in\n", "exec", "-i", pod, "--", "sh", "-c", "cat; echo out; echo err >&2; exit 5");
+        Assert.True(r.ExitCode == 5, r.ToString());
+        Assert.Equal("spdy in\nout\n", r.Stdout);
+        Assert.Contains("err\n", r.Stderr);
+        Assert.Contains("command terminated with exit code 5", r.Stderr);
+        var ok = await f.KubectlSpdyAsync(null, "exec", pod, "--", "true");
+        Assert.True(ok.ExitCode == 0, ok.ToString());
+    }
+
+    [Fact]
+    public async Task Exec_TtyOverSpdy_TerminalAndSize()
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var r = await f.KubectlInTerminalAsync($"stty cols 77 rows 33; KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false kubectl exec -it {pod} -- sh -c 'tty; stty size; exit 6'");
+        Assert.True(r.ExitCode == 6, r.ToString());
+        var lines = r.Stdout.Replace("\r", "", StringComparison.Ordinal).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(lines, l => l.StartsWith("/dev/pts/", StringComparison.Ordinal));
+        Assert.Contains("33 77", lines);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Exec_MegabytesEachWay_ArriveIntact(bool spdy)
+    {
+        var pod = await f.CreatePodAsync(["main"]);
+        var input = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3_000_000));
+        var expected = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(input)));
+        string[] args = ["exec", "-i", pod, "--", "sh", "-c", "sha256sum | cut -d' ' -f1; head -c 4000000 /dev/zero | tr '\\0' x"];
+        var r = spdy ? await f.KubectlSpdyAsync(input, args) : await f.KubectlAsync(input, args);
+        Assert.True(r.ExitCode == 0, r.ToString()[..Math.Min(2000, r.ToString().Length)]);
+        var newline = r.Stdout.IndexOf('\n', StringComparison.Ordinal);
+        Assert.Equal(expected, r.Stdout[..newline]);
+        var rest = r.Stdout[(newline + 1)..];
+        Assert.Equal(4_000_000, rest.Length);
+        Assert.True(rest.All(c => c == 'x'));
     }
 
     [Fact]
@@ -185,13 +273,15 @@ public sealed class KubectlTests(KubeletFixture f) : IClassFixture<KubeletFixtur
         Assert.Equal("", r.Stdout);
     }
 
-    [Fact]
-    public async Task Attach_StreamsNewOutputUntilContainerStops()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Attach_StreamsNewOutputUntilContainerStops(bool spdy)
     {
         var pod = await f.CreatePodAsync(["main"]);
         var path = f.LogPath(pod, "main");
         await File.WriteAllTextAsync(path, "old output\n");
-        var attach = f.KubectlAsync(null, "attach", pod);
+        var attach = spdy ? f.KubectlSpdyAsync(null, "attach", pod) : f.KubectlAsync(null, "attach", pod);
         await KubeletFixture.WaitUntilOpenAsync(path, attach);
         await File.AppendAllTextAsync(path, "new output\n");
         f.Locator.Set(f.Locator.Find("default", pod, "main")! with { Running = false });
@@ -249,5 +339,157 @@ public sealed class KubectlTests(KubeletFixture f) : IClassFixture<KubeletFixtur
             handler.ClientCertificates.Add(cert);
         }
         return new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+    }
+}
+
+/// <summary>kubectl port-forward: WebSocket "SPDY/3.1+portforward.k8s.io" through the API server to the kubelet.</summary>
+public sealed class PortForwardTests(KubeletFixture f) : IClassFixture<KubeletFixture>
+{
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task PortForward_Kubectl_ReachesThePodsPortAndSeesItsAnswer(bool webSockets)
+    {
+        var token = "sbt-echo-" + Guid.NewGuid().ToString("N")[..6];
+        using var echo = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        echo.Start();
+        var targetPort = ((IPEndPoint)echo.LocalEndpoint).Port;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        _ = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var client = await echo.AcceptTcpClientAsync(stop.Token);
+                _ = Task.Run(async () =>
+                {
+                    using (client)
+                    {
+                        var s = client.GetStream();
+                        var reader = new StreamReader(s);
+                        var line = await reader.ReadLineAsync(stop.Token);
+                        var reply = System.Text.Encoding.ASCII.GetBytes($"{token} {line}\n");
+                        await s.WriteAsync(reply, stop.Token);
+                    }
+                });
+            }
+        });
+
+        var pod = await f.CreatePodAsync(["main"]);
+        await f.SetRunningAsync(pod);
+        var psi = new System.Diagnostics.ProcessStartInfo("/usr/bin/kubectl")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        // Off: kubectl's fallback, a plain SPDY/3.1 upgrade through the API server's tunnel.
+        psi.Environment["KUBECTL_PORT_FORWARD_WEBSOCKETS"] = webSockets ? "true" : "false";
+        foreach (var a in (string[])["--kubeconfig", f.Api.Host.KubeconfigPath, "--cache-dir", Path.Combine(f.Dir, "cache"), "port-forward", "--address", "127.0.0.1", pod, ":" + targetPort])
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var kubectl = System.Diagnostics.Process.Start(psi)!;
+        try
+        {
+            var stderr = kubectl.StandardError.ReadToEndAsync(stop.Token);
+            string? first = null;
+            try
+            {
+                first = await kubectl.StandardOutput.ReadLineAsync(stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                kubectl.Kill(entireProcessTree: true);
+                Assert.Fail($"no Forwarding line; kubectl said: {await kubectl.StandardError.ReadToEndAsync()}\nkubelet said: {f.Logs}");
+            }
+            if (first is null)
+            {
+                kubectl.Kill(entireProcessTree: true);
+                Assert.Fail($"kubectl port-forward printed nothing (exited {kubectl.HasExited}): {await stderr.WaitAsync(TimeSpan.FromSeconds(5))}\nkubelet said: {f.Logs}");
+            }
+            var m = Regex.Match(first!, @"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)");
+            Assert.True(m.Success, first);
+            Assert.Equal(targetPort.ToString(), m.Groups[2].Value);
+            var localPort = int.Parse(m.Groups[1].Value);
+            for (var i = 0; i < 3; i++)
+            {
+                using var conn = new System.Net.Sockets.TcpClient();
+                try
+                {
+                    await conn.ConnectAsync(IPAddress.Loopback, localPort, stop.Token);
+                }
+                catch (System.Net.Sockets.SocketException e)
+                {
+                    kubectl.Kill(entireProcessTree: true);
+                    Assert.Fail($"connection {i}: {e.Message}; kubectl said: {await stderr}\nkubelet said: {f.Logs}");
+                }
+                var s = conn.GetStream();
+                await s.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"hello {i}\n"), stop.Token);
+                string? answer;
+                try
+                {
+                    answer = await new StreamReader(s).ReadLineAsync(stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    kubectl.Kill(entireProcessTree: true);
+                    Assert.Fail($"no answer on connection {i}; kubectl said: {await stderr}\nkubelet said: {f.Logs}");
+                    throw;
+                }
+                Assert.Equal($"{token} hello {i}", answer);
+            }
+        }
+        finally
+        {
+            kubectl.Kill(entireProcessTree: true);
+            await stop.CancelAsync();
+            echo.Stop();
+        }
+    }
+
+    [Fact]
+    public async Task PortForward_ClosedPort_KubectlReportsTheKubeletsError()
+    {
+        var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var deadPort = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var pod = await f.CreatePodAsync(["main"]);
+        await f.SetRunningAsync(pod);
+        var psi = new System.Diagnostics.ProcessStartInfo("/usr/bin/kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in (string[])["--kubeconfig", f.Api.Host.KubeconfigPath, "--cache-dir", Path.Combine(f.Dir, "cache"), "port-forward", "--address", "127.0.0.1", pod, ":" + deadPort])
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var kubectl = System.Diagnostics.Process.Start(psi)!;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            var first = await kubectl.StandardOutput.ReadLineAsync(stop.Token);
+            var localPort = int.Parse(Regex.Match(first!, @"127\.0\.0\.1:(\d+)").Groups[1].Value);
+            using var conn = new System.Net.Sockets.TcpClient();
+            await conn.ConnectAsync(IPAddress.Loopback, localPort, stop.Token);
+            var s = conn.GetStream();
+            await s.WriteAsync("x\n"u8.ToArray(), stop.Token);
+            // The forwarded connection is closed without an answer; kubectl prints the kubelet's error.
+            var buffer = new byte[16];
+            try
+            {
+                Assert.Equal(0, await s.ReadAsync(buffer, stop.Token));
+            }
+            catch (IOException)
+            {
+            }
+            kubectl.Kill(entireProcessTree: true);
+            var stderr = await kubectl.StandardError.ReadToEndAsync(stop.Token);
+            Assert.True(stderr.Contains($"error forwarding port {deadPort} to pod {pod}", StringComparison.Ordinal), stderr);
+        }
+        finally
+        {
+            if (!kubectl.HasExited)
+            {
+                kubectl.Kill(entireProcessTree: true);
+            }
+        }
     }
 }

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using k8s;
 using k8s.Models;
-using Microsoft.Extensions.Logging.Abstractions;
 using System.Net.Sockets;
 using Switchboard.Node.KubeletApi;
 using Switchboard.TestKit;
@@ -23,6 +22,9 @@ public sealed class KubeletFixture : IAsyncLifetime
     public string Dir { get; } = Path.Combine(Path.GetTempPath(), "sbt" + Guid.NewGuid().ToString("N")[..6] + "-kubelet");
 
     internal FakeContainerLocator Locator { get; } = new();
+
+    /// <summary>What the kubelet API logged (shown by tests that fail).</summary>
+    internal ListLoggerFactory Logs { get; } = new();
 
     public TestApiServer Api { get; private set; } = null!;
 
@@ -46,7 +48,7 @@ public sealed class KubeletFixture : IAsyncLifetime
             Port = 0,
             ClientCaFile = Api.Host.Pki.CaCertPath,
             LogPollInterval = TimeSpan.FromMilliseconds(50),
-        }, Locator, NullLoggerFactory.Instance, TimeProvider.System, CancellationToken.None);
+        }, Locator, Logs, TimeProvider.System, CancellationToken.None);
         await Api.Client.CoreV1.CreateNodeAsync(new V1Node { Metadata = new V1ObjectMeta { Name = NodeName } });
         var status = "{\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"127.0.0.1\"},{\"type\":\"Hostname\",\"address\":\"" + NodeName +
             "\"}],\"daemonEndpoints\":{\"kubeletEndpoint\":{\"Port\":" + Kubelet.Port + "}}}}";
@@ -124,15 +126,23 @@ public sealed class KubeletFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>kubectl port-forward and attach refuse Pods that are not Running; no runtime sets it here.</summary>
+    public Task SetRunningAsync(string pod) =>
+        Api.Client.CoreV1.PatchNamespacedPodStatusAsync(new V1Patch("{\"status\":{\"phase\":\"Running\"}}", V1Patch.PatchType.MergePatch), pod, "default");
+
     public string LogPath(string pod, string container, int restart = 0) => Path.Combine(Dir, pod + "-" + container + "-" + restart + ".log");
 
     /// <summary>Runs the real kubectl against the API server; stdin is written then closed, when given.</summary>
     public Task<KubectlResult> KubectlAsync(string? stdin, params string[] args) =>
         RunAsync("/usr/bin/kubectl", ["--kubeconfig", Api.Host.KubeconfigPath, "--cache-dir", Path.Combine(Dir, "cache"), .. args], stdin, keepStdinOpen: false);
 
+    /// <summary>kubectl with WebSockets off for exec/attach/cp: its SPDY/3.1 path (as kubectl before 1.29).</summary>
+    public Task<KubectlResult> KubectlSpdyAsync(string? stdin, params string[] args) =>
+        RunAsync("/usr/bin/env", ["KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false", "KUBECTL_PORT_FORWARD_WEBSOCKETS=false", "/usr/bin/kubectl", "--kubeconfig", Api.Host.KubeconfigPath, "--cache-dir", Path.Combine(Dir, "cache"), .. args], stdin, keepStdinOpen: false);
+
     /// <summary>Runs a kubectl command line under `script`, so kubectl has a terminal; stdin stays open until it ends.</summary>
-    public Task<KubectlResult> KubectlInTerminalAsync(string commandLine) =>
-        RunAsync("/usr/bin/script", ["-qec", $"{commandLine.Replace("kubectl ", $"/usr/bin/kubectl --kubeconfig {Api.Host.KubeconfigPath} --cache-dir {Path.Combine(Dir, "cache")} ", StringComparison.Ordinal)}", "/dev/null"], null, keepStdinOpen: true);
+    public Task<KubectlResult> KubectlInTerminalAsync(string commandLine, string? typed = null) =>
+        RunAsync("/usr/bin/script", ["-qec", $"{commandLine.Replace("kubectl ", $"/usr/bin/kubectl --kubeconfig {Api.Host.KubeconfigPath} --cache-dir {Path.Combine(Dir, "cache")} ", StringComparison.Ordinal)}", "/dev/null"], typed, keepStdinOpen: true);
 
     public static async Task<KubectlResult> RunAsync(string program, string[] args, string? stdin, bool keepStdinOpen)
     {
