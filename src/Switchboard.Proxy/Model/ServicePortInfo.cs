@@ -83,8 +83,11 @@ internal sealed record ServicePortInfo
     /// <summary>NodePort, externalIPs or LoadBalancer VIPs: reachable from outside the cluster.</summary>
     public bool ExternallyAccessible => NodePort != 0 || !LoadBalancerVIPs.IsEmpty || !ExternalIPs.IsEmpty;
 
-    /// <summary>Some traffic to this port uses Cluster policy (upstream UsesClusterEndpoints).</summary>
-    public bool UsesClusterEndpoints => !InternalPolicyLocal || (ExternallyAccessible && !ExternalPolicyLocal);
+    /// <summary>
+    /// Some traffic to this port uses Cluster endpoints (upstream UsesClusterEndpoints): iTP Cluster, or any external
+    /// access at all, because even with eTP Local the pod/node short-circuit goes to the Cluster endpoints.
+    /// </summary>
+    public bool UsesClusterEndpoints => !InternalPolicyLocal || ExternallyAccessible;
 
     /// <summary>Some traffic to this port uses Local policy (upstream UsesLocalEndpoints).</summary>
     public bool UsesLocalEndpoints => InternalPolicyLocal || (ExternallyAccessible && ExternalPolicyLocal);

@@ -38,6 +38,8 @@ internal sealed class ProxyServer : IDisposable
         Func<IpFamily, Netfilter.Conntrack.IConntrack>? conntrack = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        Health = new HealthCheck.ProxierHealth(time, 2 * options.SyncPeriod);
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(nftables);
         _options = options;
         _time = time;
@@ -67,7 +69,12 @@ internal sealed class ProxyServer : IDisposable
 
             // Burst 2 and a 1 h backstop as upstream's nftables proxier; retries come through RetryAfter.
             var runner = new BoundedFrequencyRunner(proxier.SyncAsync, options.MinSyncPeriod, TimeSpan.FromHours(1), 2, time);
-            proxier.RequestSync = runner.Run;
+            var f = family;
+            proxier.RequestSync = () =>
+            {
+                Health.QueuedUpdate(f);
+                runner.Run();
+            };
             proxier.RequestSyncAfter = runner.RetryAfter;
             _families.Add((proxier, runner));
         }
@@ -86,12 +93,13 @@ internal sealed class ProxyServer : IDisposable
             {
                 // Upstream: one server per family, on that family's NodePort addresses.
                 health = new HealthCheck.ServiceHealthServer(
-                    [.. (options.NodePortAddresses ?? options.NodeIps).Where(ip => proxier.Family.Matches(ip))], null, loggers.CreateLogger<HealthCheck.ServiceHealthServer>());
+                    [.. (options.NodePortAddresses ?? options.NodeIps).Where(ip => proxier.Family.Matches(ip))], Health.IsHealthy, loggers.CreateLogger<HealthCheck.ServiceHealthServer>());
                 _healthServers.Add(health);
             }
 
             proxier.Synced = outcome =>
             {
+                Health.Updated(proxier.Family);
                 if (health is not null)
                 {
                     lock (_healthLock)
@@ -114,6 +122,9 @@ internal sealed class ProxyServer : IDisposable
             };
         }
     }
+
+    /// <summary>The proxy's own health, for the agent's <c>/healthz</c> (10256) and the healthCheckNodePort answers.</summary>
+    public HealthCheck.ProxierHealth Health { get; }
 
     /// <summary>Completes after the first successful sync of every family.</summary>
     public Task FirstSync => _firstSync.Task;

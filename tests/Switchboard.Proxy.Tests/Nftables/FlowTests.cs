@@ -335,4 +335,24 @@ public sealed class FlowTests
         await h.SyncAsync();
         h.AssertFlows(new FlowCase("pod to cluster IP", Pod, "172.30.0.41", 80, "10.180.0.1:80", Masq: true));
     }
+
+    [Fact]
+    public async Task InternalAndExternalPolicyLocal_ShortCircuitStillReachesClusterEndpoints()
+    {
+        var h = new ProxierHarness();
+        h.Add(Service("ns1", "both-local", "172.30.0.41", Port("p80", 80, nodePort: 3001)).With(s =>
+        {
+            s.Type = "NodePort";
+            s.InternalTrafficPolicy = "Local";
+            s.ExternalTrafficPolicy = "Local";
+        }));
+        h.Add(Slice1("ns1", "both-local", "p80", 80, Ep("10.180.0.1", "other-node")));
+        await h.SyncAsync();
+
+        h.AssertFlows(
+            new FlowCase("cluster IP: no local endpoint, dropped", Pod, "172.30.0.41", 80, "DROP", Masq: false),
+            new FlowCase("external NodePort: no local endpoint, dropped", Outside, Node, 3001, "DROP", Masq: false),
+            new FlowCase("pod to NodePort: short-circuited to the cluster endpoints", Pod, Node, 3001, "10.180.0.1:80", Masq: false),
+            new FlowCase("node to NodePort: short-circuited and masqueraded", Node, Node, 3001, "10.180.0.1:80", Masq: true, Origin: PacketOrigin.Node));
+    }
 }

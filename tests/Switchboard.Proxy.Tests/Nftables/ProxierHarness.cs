@@ -39,13 +39,15 @@ internal sealed class ProxierHarness
             ClusterCidrs = [IPNetwork.Parse(family == IpFamily.IPv4 ? "10.0.0.0/8" : "fd00:10::/64")],
             NodePortAddresses = [IPAddress.Parse(family == IpFamily.IPv4 ? NodeIp : NodeIp6)],
         };
-        Proxier = new NftablesProxier(configure?.Invoke(options) ?? options, backend?.Invoke(Nft) ?? Nft, Time, null,
+        Proxier = new NftablesProxier(configure?.Invoke(options) ?? options, backend?.Invoke(Nft) ?? Nft, Time, Logger,
             conntrack is null ? null : new Switchboard.Proxy.Conntrack.ConntrackCleaner(conntrack));
         Proxier.Synced = o => Outcomes.Add(o);
         Proxier.RequestSyncAfter = d => RequestedDelays.Add(d);
     }
 
     public FakeNftables Nft { get; } = new();
+
+    public ListLogger Logger { get; } = new();
 
     public FakeTimeProvider Time { get; } = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z"));
 
@@ -87,7 +89,7 @@ internal sealed class ProxierHarness
 
         var before = Outcomes.Count;
         await Proxier.SyncAsync(CancellationToken.None);
-        Assert.True(Outcomes.Count == before + 1, "the sync did not succeed");
+        Assert.True(Outcomes.Count == before + 1, "the sync did not succeed:\n" + string.Join("\n", Logger.Entries));
         return Last;
     }
 
