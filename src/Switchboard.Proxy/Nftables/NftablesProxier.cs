@@ -289,58 +289,18 @@ internal sealed partial class NftablesProxier
 
         await DeleteStaleChainsAsync(start, cancellationToken).ConfigureAwait(false);
 
-        var tx = new NftTransactionBuilder(_table);
-        foreach (var s in _storages)
-        {
-            s.Begin();
-        }
-
-        if (full)
-        {
-            SetupTable(tx, serviceCidrs);
-        }
-
+        NftTransaction transaction;
         var activeChains = new HashSet<string>(StringComparer.Ordinal);
         var activeAffinitySets = new HashSet<string>(StringComparer.Ordinal);
-        nodeLabels.TryGetValue(ProxyLabels.TopologyZone, out var zone);
-        foreach (var (spn, svc) in _svcPortMap)
-        {
-            var skip = !full && !serviceResult.UpdatedServices.Contains(spn.Service) && !endpointResult.UpdatedServices.Contains(spn.Service);
-            _endpointsMap.TryGetValue(spn, out var eps);
-            WriteServicePort(tx, spn, svc, eps, zone, skip, activeChains, activeAffinitySets);
-        }
-
         var newlyStale = new List<string>();
-        foreach (var chain in _programmedChains!)
-        {
-            if (!activeChains.Contains(chain))
-            {
-                // Flush now; delete later, when the kernel has surely dropped references from deleted map elements.
-                tx.Flush(new NftChain { Name = chain });
-                newlyStale.Add(chain);
-            }
-        }
-
-        foreach (var set in _programmedAffinitySets!)
-        {
-            if (!activeAffinitySets.Contains(set))
-            {
-                tx.Delete(new NftSet { Name = set });
-            }
-        }
-
-        foreach (var s in _storages)
-        {
-            s.CleanupLeftovers(tx);
-        }
-
-        var transaction = tx.Build();
         try
         {
+            transaction = BuildTransaction(full, serviceCidrs, nodeLabels, serviceResult, endpointResult, activeChains, activeAffinitySets, newlyStale);
             await _nft.RunAsync(transaction, cancellationToken).ConfigureAwait(false);
         }
-        catch (NftablesException ex)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            // nft refused it, or (a bug) the builder rejected an object: nothing was applied, so retry in full.
             foreach (var s in _storages)
             {
                 s.Abort();
@@ -401,6 +361,54 @@ internal sealed partial class NftablesProxier
         }
 
         Synced?.Invoke(new SyncOutcome(full, transaction, serviceResult, endpointResult, _svcPortMap.HealthCheckNodePorts(), _endpointsMap.LocalReadyEndpoints()));
+    }
+
+    private NftTransaction BuildTransaction(bool full, IReadOnlyList<IPNetwork> serviceCidrs, Dictionary<string, string> nodeLabels,
+        ServiceUpdateResult serviceResult, EndpointsUpdateResult endpointResult, HashSet<string> activeChains, HashSet<string> activeAffinitySets, List<string> newlyStale)
+    {
+        var tx = new NftTransactionBuilder(_table);
+        foreach (var s in _storages)
+        {
+            s.Begin();
+        }
+
+        if (full)
+        {
+            SetupTable(tx, serviceCidrs);
+        }
+
+        nodeLabels.TryGetValue(ProxyLabels.TopologyZone, out var zone);
+        foreach (var (spn, svc) in _svcPortMap)
+        {
+            var skip = !full && !serviceResult.UpdatedServices.Contains(spn.Service) && !endpointResult.UpdatedServices.Contains(spn.Service);
+            _endpointsMap.TryGetValue(spn, out var eps);
+            WriteServicePort(tx, spn, svc, eps, zone, skip, activeChains, activeAffinitySets);
+        }
+
+        foreach (var chain in _programmedChains!)
+        {
+            if (!activeChains.Contains(chain))
+            {
+                // Flush now; delete later, when the kernel has surely dropped references from deleted map elements.
+                tx.Flush(new NftChain { Name = chain });
+                newlyStale.Add(chain);
+            }
+        }
+
+        foreach (var set in _programmedAffinitySets!)
+        {
+            if (!activeAffinitySets.Contains(set))
+            {
+                tx.Delete(new NftSet { Name = set });
+            }
+        }
+
+        foreach (var s in _storages)
+        {
+            s.CleanupLeftovers(tx);
+        }
+
+        return tx.Build();
     }
 
     /// <summary>Removes the whole table (agent shutdown or switching proxy mode).</summary>
@@ -616,8 +624,11 @@ internal sealed partial class NftablesProxier
         if (!_serviceChainNames.TryGetValue(spn, out var names))
         {
             var b = ChainNames.ServicePortBase(spn, svc.ProtocolLower);
+            // Element comments are limited to 128 bytes (names are ASCII DNS labels, so characters = bytes).
+            var display = spn.ToString();
+            display = display.Length <= 128 ? display : string.Concat(display.AsSpan(0, 125), "...");
             names = new ServiceChains(
-                ChainNames.ServicePrefix + b, ChainNames.LocalPrefix + b, ChainNames.ExternalPrefix + b, ChainNames.FirewallPrefix + b, spn.ToString());
+                ChainNames.ServicePrefix + b, ChainNames.LocalPrefix + b, ChainNames.ExternalPrefix + b, ChainNames.FirewallPrefix + b, display);
             _serviceChainNames[spn] = names;
         }
 

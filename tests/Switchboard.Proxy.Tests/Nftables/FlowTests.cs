@@ -355,4 +355,39 @@ public sealed class FlowTests
             new FlowCase("pod to NodePort: short-circuited to the cluster endpoints", Pod, Node, 3001, "10.180.0.1:80", Masq: false),
             new FlowCase("node to NodePort: short-circuited and masqueraded", Node, Node, 3001, "10.180.0.1:80", Masq: true, Origin: PacketOrigin.Node));
     }
+
+    [Fact]
+    public async Task LongestNames_StillProgrammed()
+    {
+        // 63-character namespace, Service and port names: chain names stay under nft's limit, comments are cut.
+        var ns = new string('n', 63);
+        var name = new string('s', 63);
+        var port = new string('p', 63);
+        var h = new ProxierHarness();
+        h.Add(Service(ns, name, "172.30.0.41", Port(port, 80)));
+        h.Add(Slice(ns, name, "x", "IPv4", [EpPort(port, 80)], Ep("10.180.0.1")));
+        h.Add(Service(ns, name + "-", "172.30.0.42", Port(port, 80))); // no endpoints: an element with a comment
+        await h.SyncAsync();
+
+        h.AssertFlows(
+            new FlowCase("long names", Pod, "172.30.0.41", 80, "10.180.0.1:80", Masq: false),
+            new FlowCase("long names, no endpoints", Pod, "172.30.0.42", 80, "REJECT", Masq: false));
+        Assert.All(h.Table.Chains.Keys, c => Assert.True(c.Length <= 256, c));
+    }
+
+    [Fact]
+    public async Task SyncFailure_FromTheBackend_IsLoggedAndRetriedNotThrown()
+    {
+        var h = new ProxierHarness();
+        h.Add(Service("ns1", "svc1", "172.30.0.41", Port("p80", 80)));
+        h.Proxier.OnServicesSynced();
+        h.Proxier.OnEndpointSlicesSynced();
+        h.Nft.FailNextRun(new Switchboard.Netfilter.NftablesException(Switchboard.Netfilter.NftErrorKind.Invalid, "syntax error"));
+
+        await h.Proxier.SyncAsync(CancellationToken.None);
+
+        Assert.Contains(h.Logger.Entries, e => e.Contains("syntax error", StringComparison.Ordinal));
+        Assert.Contains(TimeSpan.FromSeconds(30), h.RequestedDelays);
+        Assert.True((await h.SyncAsync()).FullSync);
+    }
 }
