@@ -134,9 +134,9 @@ internal sealed partial class ServiceHealthServer : IAsyncDisposable
 
     private static string JsonString(string s) => System.Text.Json.JsonSerializer.Serialize(s);
 
-    private HttpResponse Handle(ServiceName service, HttpRequestHead request)
+    /// <summary>Any path answers, as upstream's handler is mounted on "/".</summary>
+    private HttpResponse Handle(ServiceName service)
     {
-        _ = request;
         int count;
         lock (_lock)
         {
@@ -168,7 +168,7 @@ internal sealed partial class ServiceHealthServer : IAsyncDisposable
                 foreach (var ip in _addresses)
                 {
                     var svc = name;
-                    servers.Add(TinyHttpServer.Start(new IPEndPoint(ip, port), r => Handle(svc, r), _logger));
+                    servers.Add(TinyHttpServer.Start(new IPEndPoint(ip, port), _ => Handle(svc), _logger));
                 }
             }
             catch (SocketException ex)

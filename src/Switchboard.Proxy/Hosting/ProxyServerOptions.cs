@@ -5,9 +5,10 @@ namespace Switchboard.Proxy.Hosting;
 /// <summary>What the agent passes to <see cref="ProxyServer"/> (kube-proxy flags of the same meaning in brackets).</summary>
 internal sealed record ProxyServerOptions
 {
-    public static readonly IPEndPoint DefaultHealthzBindAddress = new(IPAddress.Any, 10256);
+    /// <summary>A new instance each time: IPEndPoint is mutable, so no shared static one.</summary>
+    public static IPEndPoint DefaultHealthzBindAddress => new(IPAddress.Any, 10256);
 
-    public static readonly IPEndPoint DefaultMetricsBindAddress = new(IPAddress.Any, 10249);
+    public static IPEndPoint DefaultMetricsBindAddress => new(IPAddress.Any, 10249);
 
     /// <summary>This node's name (<c>--hostname-override</c>; the agent's <c>--node-name</c>).</summary>
     public required string NodeName { get; init; }

@@ -101,10 +101,10 @@ public sealed class ServiceHealthServerTests : IAsyncDisposable
     public async Task SyncServices_PortBusy_LoggedAndRetriedUntilFree()
     {
         await using var server = NewServer();
+        var port = FreePort();
         var blocker = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        blocker.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        blocker.Bind(new IPEndPoint(IPAddress.Loopback, port));
         blocker.Listen();
-        var port = ((IPEndPoint)blocker.LocalEndPoint!).Port;
         var other = new ServiceName("shop", "other");
         var otherPort = FreePort();
 
@@ -133,10 +133,24 @@ public sealed class ServiceHealthServerTests : IAsyncDisposable
         return (r.StatusCode, await r.Content.ReadAsStringAsync());
     }
 
+    /// <summary>
+    /// A free port below the ephemeral range (like real healthCheckNodePorts, 30000-32767), so outgoing connections of
+    /// tests running in parallel cannot take it between this check and the bind.
+    /// </summary>
     private static int FreePort()
     {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
+        for (var attempt = 0; ; attempt++)
+        {
+            var port = Random.Shared.Next(20000, 30000);
+            using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                s.Bind(new IPEndPoint(IPAddress.Loopback, port));
+                return port;
+            }
+            catch (SocketException) when (attempt < 100)
+            {
+            }
+        }
     }
 }

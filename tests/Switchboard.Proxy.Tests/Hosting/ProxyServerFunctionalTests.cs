@@ -239,6 +239,46 @@ public sealed class ProxyServerFunctionalTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RunAsync_TwoFamilies_FirstSyncWaitsForBothAndMetricsPerFamily()
+    {
+        var v6 = new FakeNftables();
+        var v4 = new FakeNftables();
+        using var stop = new CancellationTokenSource();
+        var proxy = new ProxyServer(
+            _api.Client,
+            new ProxyServerOptions
+            {
+                NodeName = Node,
+                NodeIps = [IPAddress.Parse("10.0.0.2"), IPAddress.Parse("fd00::2")],
+                MinSyncPeriod = TimeSpan.FromMilliseconds(50),
+                HealthzBindAddress = null,
+                MetricsBindAddress = null,
+            },
+            new Dictionary<IpFamily, INftables> { [IpFamily.IPv6] = v6, [IpFamily.IPv4] = v4 },
+            new FakeConntrack());
+        var run = proxy.RunAsync(stop.Token);
+        try
+        {
+            await proxy.FirstSyncCompleted.WaitAsync(Wait);
+            Assert.True(v4.SuccessfulRuns > 0 && v6.SuccessfulRuns > 0);
+            Assert.Contains(v4.Snapshot.Tables.Keys, t => t.Family == NftFamily.Ip);
+            Assert.Contains(v6.Snapshot.Tables.Keys, t => t.Family == NftFamily.Ip6);
+            // (A second full sync may follow when the own Node's labels arrive after the first.)
+            Assert.True(proxy.Metrics.For(IpFamily.IPv4).SuccessfulSyncs >= 1);
+            Assert.True(proxy.Metrics.For(IpFamily.IPv6).SuccessfulSyncs >= 1);
+            var text = proxy.Metrics.Render();
+            Assert.True(Sample(text, "kubeproxy_sync_full_proxy_rules_duration_seconds_count{ip_family=\"IPv6\"}") >= 1, text);
+            Assert.True(proxy.Health.Health().Status.ContainsKey(IpFamily.IPv6));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run.WaitAsync(Wait);
+            await proxy.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task RunAsync_StoppedBeforeFirstSync_FirstSyncCompletedCancelled()
     {
         await using var api = await TestApiServer.StartAsync();

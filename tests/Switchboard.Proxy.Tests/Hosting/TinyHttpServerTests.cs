@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Switchboard.Proxy.Hosting.Http;
+using Switchboard.Proxy.Tests.Real;
 
 namespace Switchboard.Proxy.Tests.Hosting;
 
@@ -80,9 +81,35 @@ public sealed class TinyHttpServerTests
         await server.DisposeAsync();
     }
 
-    private static async Task<string> RawAsync(IPEndPoint ep, string request)
+    [Fact]
+    public async Task Start_Ipv4Wildcard_AnswersOnBothFamiliesLikeGo()
     {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        // In a namespace this test makes: wildcard binds never touch the host's addresses.
+        await using var ns = await TestNamespace.CreateAsync(TestNamespace.NewPrefix() + "-h");
+        await using var server = TinyHttpServer.Start(new IPEndPoint(IPAddress.Any, 8080), r => HttpResponse.Text(200, "hi " + r.Path), null, f => ns.CreateSocket(f, SocketType.Stream, ProtocolType.Tcp));
+        Assert.True(server.LocalEndPoint.AddressFamily == AddressFamily.InterNetworkV6, "dual-mode [::] expected, got " + server.LocalEndPoint);
+        var v4 = await RawAsync(new IPEndPoint(IPAddress.Loopback, 8080), "GET /v4 HTTP/1.1\r\n\r\n", ns.CreateSocket);
+        var v6 = await RawAsync(new IPEndPoint(IPAddress.IPv6Loopback, 8080), "GET /v6 HTTP/1.1\r\n\r\n", ns.CreateSocket);
+        Assert.EndsWith("hi /v4", v4, StringComparison.Ordinal);
+        Assert.EndsWith("hi /v6", v6, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_Ipv4WildcardWithIpv6Disabled_StillAnswersIpv4()
+    {
+        await using var ns = await TestNamespace.CreateAsync(TestNamespace.NewPrefix() + "-h");
+        await ns.ExecAsync("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.lo.disable_ipv6=1");
+        await using var server = TinyHttpServer.Start(new IPEndPoint(IPAddress.Any, 8080), _ => HttpResponse.Text(200, "v4 only"), null, f => ns.CreateSocket(f, SocketType.Stream, ProtocolType.Tcp));
+        // A [::] wildcard binds without IPv6 addresses; a kernel without IPv6 at all falls back to a 0.0.0.0 socket.
+        Assert.EndsWith("v4 only", await RawAsync(new IPEndPoint(IPAddress.Loopback, 8080), "GET / HTTP/1.1\r\n\r\n", ns.CreateSocket), StringComparison.Ordinal);
+    }
+
+    private static Task<string> RawAsync(IPEndPoint ep, string request) =>
+        RawAsync(ep, request, (f, t, p) => new Socket(f, t, p));
+
+    private static async Task<string> RawAsync(IPEndPoint ep, string request, Func<AddressFamily, SocketType, ProtocolType, Socket> newSocket)
+    {
+        using var s = newSocket(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await s.ConnectAsync(ep, cts.Token);
         var bytes = Encoding.ASCII.GetBytes(request);

@@ -45,31 +45,62 @@ internal sealed partial class TinyHttpServer : IAsyncDisposable
 
     public IPEndPoint LocalEndPoint { get; }
 
-    /// <summary>Binds and starts serving. Throws <see cref="SocketException"/> when the address cannot be bound.</summary>
-    public static TinyHttpServer Start(IPEndPoint endpoint, Func<HttpRequestHead, HttpResponse> handler, ILogger? logger = null)
+    /// <summary>
+    /// Binds and starts serving. Throws <see cref="SocketException"/> when the address cannot be bound. As Go's
+    /// <c>net.Listen("tcp", "0.0.0.0:p")</c>, the IPv4 wildcard listens on both families (a dual-mode <c>[::]</c>
+    /// socket) when the namespace has IPv6, else on IPv4 only.
+    /// </summary>
+    public static TinyHttpServer Start(IPEndPoint endpoint, Func<HttpRequestHead, HttpResponse> handler, ILogger? logger = null) =>
+        Start(endpoint, handler, logger, family => new Socket(family, SocketType.Stream, ProtocolType.Tcp));
+
+    /// <summary>As <see cref="Start(IPEndPoint, Func{HttpRequestHead, HttpResponse}, ILogger?)"/> with a socket factory (tests make sockets inside a network namespace).</summary>
+    internal static TinyHttpServer Start(IPEndPoint endpoint, Func<HttpRequestHead, HttpResponse> handler, ILogger? logger, Func<AddressFamily, Socket> newSocket)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentNullException.ThrowIfNull(handler);
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        ArgumentNullException.ThrowIfNull(newSocket);
+        Socket socket;
+        if (endpoint.Address.Equals(IPAddress.Any) && Socket.OSSupportsIPv6)
+        {
+            try
+            {
+                socket = Bind(newSocket, new IPEndPoint(IPAddress.IPv6Any, endpoint.Port));
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable or SocketError.ProtocolNotSupported)
+            {
+                // IPv6 disabled in this namespace: IPv4 only.
+                socket = Bind(newSocket, endpoint);
+            }
+        }
+        else
+        {
+            socket = Bind(newSocket, endpoint);
+        }
+
+        return new TinyHttpServer(socket, handler, logger ?? NullLogger.Instance);
+    }
+
+    private static Socket Bind(Func<AddressFamily, Socket> newSocket, IPEndPoint endpoint)
+    {
+        var socket = newSocket(endpoint.AddressFamily);
         try
         {
             // No ReuseAddress: on Linux .NET maps it to SO_REUSEPORT too, which would let two listeners share a port
             // silently. .NET already sets SO_REUSEADDR for TCP listeners on Unix, so TIME_WAIT does not block a re-bind.
-            if (endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.Address.Equals(IPAddress.IPv6Any))
+            if (endpoint.Address.Equals(IPAddress.IPv6Any))
             {
                 socket.DualMode = true;
             }
 
             socket.Bind(endpoint);
             socket.Listen(128);
+            return socket;
         }
         catch
         {
             socket.Dispose();
             throw;
         }
-
-        return new TinyHttpServer(socket, handler, logger ?? NullLogger.Instance);
     }
 
     /// <summary>Stops accepting at once (the port is free when this returns); requests in flight are cut.</summary>
