@@ -83,6 +83,10 @@ internal sealed partial class PodRuntimeHost : IDisposable
                 }
                 await Task.Delay(TimeSpan.FromMilliseconds(200), ct).ConfigureAwait(false);
             }
+            if (UnderIpNetnsExec())
+            {
+                Log.PrivateMountNamespace(_logger);
+            }
             Runtime.SetPodCidrs(cidrs);
             var adopted = Runtime.AdoptFromDisk();
             await pods.WaitForSyncAsync(ct).ConfigureAwait(false);
@@ -101,8 +105,36 @@ internal sealed partial class PodRuntimeHost : IDisposable
         await events.ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// True when this process runs in the private mount namespace of <c>ip netns exec</c> (it remounts /sys with the
+    /// namespace name as source): mounts made here (the Pods' uts/mnt namespace files) die with the agent.
+    /// </summary>
+    internal static bool UnderIpNetnsExec()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+            {
+                var parts = line.Split(" - ", 2);
+                var fields = parts[0].Split(' ');
+                if (fields.Length > 4 && fields[4] == "/sys" && parts.Length == 2)
+                {
+                    var tail = parts[1].Split(' ');
+                    return tail.Length > 1 && tail[0] == "sysfs" && tail[1] != "sysfs" && File.Exists("/run/netns/" + tail[1]);
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return false;
+    }
+
     private static partial class Log
     {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "the agent runs under 'ip netns exec' (a private mount namespace): Pod namespace files will not survive an agent restart; start the agent with 'nsenter --net=/run/netns/<node>' instead")]
+        public static partial void PrivateMountNamespace(ILogger logger);
+
         [LoggerMessage(Level = LogLevel.Information, Message = "pod runtime of node {Node} started: pod CIDRs {Cidrs}, {Adopted} pod dirs re-adopted")]
         public static partial void Started(ILogger logger, string node, string cidrs, int adopted);
     }

@@ -46,6 +46,7 @@ internal sealed partial class PodWorker
     private V1Pod? _pod;
     private volatile bool _goneFromApi;
     private string? _lastStatusJson;
+    private bool _repaired;
     private DateTime _sandboxRetryAt;
     private TimeSpan _sandboxBackoff = TimeSpan.FromSeconds(1);
     private ImmutableDictionary<string, ContainerView> _views = ImmutableDictionary<string, ContainerView>.Empty;
@@ -152,6 +153,10 @@ internal sealed partial class PodWorker
         _record.StartTime ??= now;
         _record.HostNetwork = pod.Spec?.HostNetwork == true;
         PollContainers(pod, now);
+        if (!_repaired)
+        {
+            await RepairAsync(pod, ct).ConfigureAwait(false);
+        }
         var phase = Phase(pod);
         if (phase is "Succeeded" or "Failed")
         {
@@ -183,6 +188,43 @@ internal sealed partial class PodWorker
         Save();
         PublishViews();
         await WriteStatusAsync(pod, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Once per worker: a sandbox from an earlier agent gets its namespace files back, or is made again.</summary>
+    private async Task RepairAsync(V1Pod pod, CancellationToken ct)
+    {
+        _repaired = true;
+        if (!_record.SandboxReady)
+        {
+            return;
+        }
+        var live = _record.Containers.Values.Select(c => c.Pid).FirstOrDefault(p => p is not null);
+        try
+        {
+            if (await _s.Sandboxes.RepairAsync(Sandbox, live, ct).ConfigureAwait(false))
+            {
+                return;
+            }
+        }
+        catch (SandboxException e)
+        {
+            Log.SandboxFailed(_s.Logger, _record.Namespace, _record.Name, e.Message);
+        }
+        // The network namespace is gone with every container: give the address back and build the sandbox again.
+        if (_s.Cni is { } cni)
+        {
+            try
+            {
+                await cni.DelAsync(CniPod(pod), _record.CniResult, ct).ConfigureAwait(false);
+            }
+            catch (CniException e)
+            {
+                Log.TeardownFailed(_s.Logger, _record.Namespace, _record.Name, e.Message);
+            }
+        }
+        _record.CniResult = null;
+        _record.SandboxReady = false;
+        _record.PodIps = [];
     }
 
     private void Save()

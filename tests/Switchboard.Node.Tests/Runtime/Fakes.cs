@@ -77,6 +77,14 @@ internal sealed class FakeSandboxes : ISandboxManager
         return Task.CompletedTask;
     }
 
+    public bool RepairResult { get; set; } = true;
+
+    public Task<bool> RepairAsync(SandboxSpec spec, int? livePid, CancellationToken ct)
+    {
+        Calls.Add($"repair {spec.Netns} {livePid}");
+        return Task.FromResult(RepairResult);
+    }
+
     public Task WriteFilesAsync(SandboxSpec spec, string resolvConf, string hosts, CancellationToken ct)
     {
         Calls.Add("files " + spec.Netns);

@@ -379,6 +379,24 @@ public sealed class PodWorkerTests : IDisposable
     }
 
     [Fact]
+    public async Task Sync_AdoptedSandboxLostWithItsContainers_AddressReleasedAndSandboxRebuilt()
+    {
+        var pod = Pod();
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        _launcher.Exit(worker.Record.Containers["c"].Pid!.Value, 0);
+        worker.Record.Save(worker.PodDir);
+        _sandboxes.RepairResult = false;
+        var services = new RuntimeServices(new RuntimeOptions { NodeName = "n1", DataDir = _dir, NetnsPrefix = "sb-test01" }, _sandboxes, _launcher, _prober, _api, new FakeDependencies(), _time, NullLogger.Instance) { Cni = _cni, Agnhost = "a" };
+        var adopted = new PodWorker(services, PodRecord.Load(worker.PodDir)!, pod);
+        _cni.Calls.Clear();
+        await adopted.SyncAsync(CancellationToken.None);
+        Assert.Equal(["DEL uid-1", "ADD uid-1"], _cni.Calls);
+        Assert.Contains(_sandboxes.Calls, c => c.StartsWith("repair ", StringComparison.Ordinal));
+        Assert.Equal(2, _launcher.Started.Count);
+    }
+
+    [Fact]
     public async Task Sync_HostNetwork_NoCniNodeIpsAsPodIps()
     {
         var pod = Pod();
