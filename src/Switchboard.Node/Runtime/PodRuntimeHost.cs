@@ -250,7 +250,7 @@ internal sealed class ApiPodDependencies(IKubernetes client, SharedInformer<V1Se
             {
                 Audiences = [],
                 // kubelet's default projected token lifetime (and the legacy-compatible extension) is not modelled: one day.
-                ExpirationSeconds = 86400,
+                ExpirationSeconds = (long)PodWorker.TokenLifetime.TotalSeconds,
                 BoundObjectRef = new V1BoundObjectReference { ApiVersion = "v1", Kind = "Pod", Name = pod.Metadata.Name, Uid = pod.Metadata.Uid },
             },
         };

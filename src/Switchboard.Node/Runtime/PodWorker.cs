@@ -47,6 +47,7 @@ internal sealed partial class PodWorker
     private volatile bool _goneFromApi;
     private string? _lastStatusJson;
     private bool _repaired;
+    private DateTime _tokenRefreshAt = DateTime.MaxValue;
     private DateTime _sandboxRetryAt;
     private TimeSpan _sandboxBackoff = TimeSpan.FromSeconds(1);
     private ImmutableDictionary<string, ContainerView> _views = ImmutableDictionary<string, ContainerView>.Empty;
@@ -109,7 +110,8 @@ internal sealed partial class PodWorker
             {
                 return;
             }
-            catch (Exception e) when (e is IOException or k8s.Autorest.HttpOperationException or HttpRequestException or InvalidOperationException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or k8s.Autorest.HttpOperationException or HttpRequestException or InvalidOperationException
+                or UnauthorizedAccessException or JsonException or CniException or SandboxException or LaunchException or ContainerConfigException)
             {
                 Log.SyncFailed(_s.Logger, _record.Namespace, _record.Name, e.Message);
             }
@@ -182,6 +184,10 @@ internal sealed partial class PodWorker
                     }
                 }
                 await RunProbesAsync(pod, ct).ConfigureAwait(false);
+                if (pod.Spec?.AutomountServiceAccountToken != false && _s.Time.GetUtcNow().UtcDateTime >= _tokenRefreshAt)
+                {
+                    await WriteTokenAsync(pod, Sandbox, ct).ConfigureAwait(false);
+                }
                 PollContainers(pod, _s.Time.GetUtcNow().UtcDateTime);
             }
         }
@@ -198,11 +204,25 @@ internal sealed partial class PodWorker
         {
             return;
         }
+        // The token file of an earlier agent has an unknown age: renew it now.
+        _tokenRefreshAt = DateTime.MinValue;
         var live = _record.Containers.Values.Select(c => c.Pid).FirstOrDefault(p => p is not null);
         try
         {
             if (await _s.Sandboxes.RepairAsync(Sandbox, live, ct).ConfigureAwait(false))
             {
+                if (!_record.HostNetwork && _s.Cni is { } check && _record.CniResult is { } cached)
+                {
+                    try
+                    {
+                        // CNI CHECK of the adopted network: a failure is reported, the running containers are left alone.
+                        await check.CheckAsync(CniPod(pod), cached, ct).ConfigureAwait(false);
+                    }
+                    catch (CniException e)
+                    {
+                        _s.Api.Event(pod, "Warning", "FailedCheckPodSandBox", "Pod sandbox network check failed: " + e.Message);
+                    }
+                }
                 return;
             }
         }
@@ -290,17 +310,33 @@ internal sealed partial class PodWorker
             return;
         }
         Directory.CreateDirectory(spec.ServiceAccountDir);
-        var token = await _s.Dependencies.ServiceAccountTokenAsync(pod, ct).ConfigureAwait(false);
-        if (token is not null)
-        {
-            await File.WriteAllTextAsync(Path.Combine(spec.ServiceAccountDir, "token"), token, ct).ConfigureAwait(false);
-        }
+        await WriteTokenAsync(pod, spec, ct).ConfigureAwait(false);
         if (_s.Options.CaPem is { } ca)
         {
             await File.WriteAllTextAsync(Path.Combine(spec.ServiceAccountDir, "ca.crt"), ca, ct).ConfigureAwait(false);
         }
         await File.WriteAllTextAsync(Path.Combine(spec.ServiceAccountDir, "namespace"), pod.Metadata.NamespaceProperty ?? "default", ct).ConfigureAwait(false);
     }
+
+    /// <summary>The bound token, renewed at 80 % of its lifetime as kubelet's token manager does.</summary>
+    private async Task WriteTokenAsync(V1Pod pod, SandboxSpec spec, CancellationToken ct)
+    {
+        var token = await _s.Dependencies.ServiceAccountTokenAsync(pod, ct).ConfigureAwait(false);
+        var now = _s.Time.GetUtcNow().UtcDateTime;
+        if (token is null)
+        {
+            _tokenRefreshAt = now + TimeSpan.FromMinutes(1);
+            return;
+        }
+        Directory.CreateDirectory(spec.ServiceAccountDir);
+        var tmp = Path.Combine(spec.ServiceAccountDir, ".token.tmp");
+        await File.WriteAllTextAsync(tmp, token, ct).ConfigureAwait(false);
+        // A rename is atomic for readers; the directory (not the file) is what the Pod's mount binds.
+        File.Move(tmp, Path.Combine(spec.ServiceAccountDir, "token"), overwrite: true);
+        _tokenRefreshAt = now + TokenLifetime * 0.8;
+    }
+
+    internal static readonly TimeSpan TokenLifetime = TimeSpan.FromDays(1);
 
     private CniPod CniPod(V1Pod? pod)
     {

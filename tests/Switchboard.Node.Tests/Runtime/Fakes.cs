@@ -64,7 +64,13 @@ internal sealed class FakeDependencies : IPodDependencies
     public Task<IReadOnlyList<V1Service>> ListServicesAsync(string ns, CancellationToken ct) =>
         Task.FromResult<IReadOnlyList<V1Service>>([.. Services.Where(s => s.Metadata.NamespaceProperty == ns)]);
 
-    public Task<string?> ServiceAccountTokenAsync(V1Pod pod, CancellationToken ct) => Task.FromResult<string?>("token-of-" + pod.Metadata.Name);
+    public int TokenRequests;
+
+    public Task<string?> ServiceAccountTokenAsync(V1Pod pod, CancellationToken ct)
+    {
+        Interlocked.Increment(ref TokenRequests);
+        return Task.FromResult<string?>("token-of-" + pod.Metadata.Name);
+    }
 }
 
 internal sealed class FakeSandboxes : ISandboxManager

@@ -15,6 +15,7 @@ public sealed class PodWorkerTests : IDisposable
     private readonly FakeSandboxes _sandboxes = new();
     private readonly FakePodApi _api = new();
     private readonly FakeProber _prober = new();
+    private readonly FakeDependencies _deps = new();
 
     public void Dispose()
     {
@@ -28,7 +29,7 @@ public sealed class PodWorkerTests : IDisposable
     {
         var services = new RuntimeServices(
             new RuntimeOptions { NodeName = "n1", DataDir = _dir, NetnsPrefix = "sb-test01", NodeIps = ["172.18.0.11", "fd00:172:18::11"], ClusterDns = ["10.96.0.10"] },
-            _sandboxes, _launcher, _prober, _api, new FakeDependencies(), _time, NullLogger.Instance)
+            _sandboxes, _launcher, _prober, _api, _deps, _time, NullLogger.Instance)
         {
             Cni = _cni,
             Agnhost = "/x/switchboard-agnhost",
@@ -394,6 +395,32 @@ public sealed class PodWorkerTests : IDisposable
         Assert.Equal(["DEL uid-1", "ADD uid-1"], _cni.Calls);
         Assert.Contains(_sandboxes.Calls, c => c.StartsWith("repair ", StringComparison.Ordinal));
         Assert.Equal(2, _launcher.Started.Count);
+    }
+
+    [Fact]
+    public async Task Sync_ServiceAccountToken_WrittenThenRenewedAt80PercentOfItsLifetime()
+    {
+        var worker = Worker(Pod());
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal("token-of-p", await File.ReadAllTextAsync(Path.Combine(worker.PodDir, "serviceaccount", "token")));
+        Assert.Equal("default", await File.ReadAllTextAsync(Path.Combine(worker.PodDir, "serviceaccount", "namespace")));
+        _time.Advance(TimeSpan.FromHours(19));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(1, _deps.TokenRequests);
+        _time.Advance(TimeSpan.FromHours(1));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(2, _deps.TokenRequests);
+    }
+
+    [Fact]
+    public async Task Sync_AutomountDisabled_NoToken()
+    {
+        var pod = Pod();
+        pod.Spec.AutomountServiceAccountToken = false;
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(0, _deps.TokenRequests);
+        Assert.False(File.Exists(Path.Combine(worker.PodDir, "serviceaccount", "token")));
     }
 
     [Fact]

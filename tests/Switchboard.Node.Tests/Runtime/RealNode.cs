@@ -154,21 +154,8 @@ internal sealed class RealNode : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        // Kill every container process recorded by any pod dir (they outlive runtimes by design).
-        if (Directory.Exists(Path.Combine(DataDir, "pods")))
-        {
-            foreach (var dir in Directory.EnumerateDirectories(Path.Combine(DataDir, "pods")))
-            {
-                foreach (var c in (IEnumerable<ContainerRecord>?)PodRecord.Load(dir)?.Containers.Values ?? [])
-                {
-                    if (c.Process is { } p)
-                    {
-                        new PosixSpawnLauncher().Signal(p, Signals.SigKill);
-                        new PosixSpawnLauncher().Poll(p);
-                    }
-                }
-            }
-        }
+        // Container processes outlive runtimes by design: the cleanup every node owner runs.
+        await PodCleanup.RemoveAllAsync(DataDir, Id, CancellationToken.None);
         await Sh($"grep -o ' {DataDir}/[^ ]*' /proc/self/mountinfo | sort -r | while read m; do umount -l \"$m\"; done; " +
                  $"for n in $(ls /run/netns | grep '^{Id}'); do ip netns del $n; done; rm -rf /etc/netns/{Id}-* {DataDir}");
         _stop.Dispose();
