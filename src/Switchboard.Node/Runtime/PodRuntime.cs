@@ -101,6 +101,9 @@ internal sealed partial class PodRuntime(RuntimeServices services) : IContainerL
         }
     }
 
+    /// <summary>The argv an exec session runs after the container's ExecPrefix: <c>/agnhost …</c> becomes switchboard-agnhost.</summary>
+    public IReadOnlyList<string> ExecCommand(IList<string> command) => ContainerCommand.RewriteAgnhost(command, services.Agnhost);
+
     public PodWorker? Worker(string uid) => _workers.GetValueOrDefault(uid);
 
     /// <summary>Completes when every worker has stopped (after cancellation of the start token, or when all finished).</summary>

@@ -34,8 +34,10 @@ internal sealed record SandboxSpec
     /// The argv prefix that puts a command into the Pod's view: the Pod mount namespace (service-account files), then
     /// <c>ip netns exec</c> (network, /etc/netns files) and <c>nsenter --uts</c> (hostname). Every tool execs in place.
     /// </summary>
-    public IReadOnlyList<string> ExecPrefix(string ip = "/usr/sbin/ip", string nsenter = "/usr/bin/nsenter")
+    public IReadOnlyList<string> ExecPrefix(string? ip = null, string? nsenter = null)
     {
+        ip ??= ToolPaths.Ip;
+        nsenter ??= ToolPaths.Nsenter;
         List<string> prefix = [nsenter, "--mount=" + MntPath, "--"];
         if (!HostNetwork)
         {
@@ -229,3 +231,27 @@ internal sealed class SandboxManager(ICommandRunner runner, string etcNetnsDir =
 }
 
 internal sealed class SandboxException(string message) : Exception(message);
+
+/// <summary>
+/// Absolute paths of the tools in the exec prefix: <c>ip netns exec</c> runs the next program with the container's
+/// PATH, which may not hold nsenter, so both are named absolutely.
+/// </summary>
+internal static class ToolPaths
+{
+    public static readonly string Ip = Find("ip");
+
+    public static readonly string Nsenter = Find("nsenter");
+
+    private static string Find(string name)
+    {
+        foreach (var dir in new[] { "/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin" })
+        {
+            var path = Path.Combine(dir, name);
+            if (File.Exists(path))
+            {
+                return path;
+            }
+        }
+        return name;
+    }
+}

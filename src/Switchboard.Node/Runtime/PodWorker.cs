@@ -47,6 +47,7 @@ internal sealed partial class PodWorker
     private volatile bool _goneFromApi;
     private string? _lastStatusJson;
     private bool _repaired;
+    private string? _lastSavedJson;
     private DateTime _tokenRefreshAt = DateTime.MaxValue;
     private DateTime _sandboxRetryAt;
     private TimeSpan _sandboxBackoff = TimeSpan.FromSeconds(1);
@@ -247,11 +248,18 @@ internal sealed partial class PodWorker
         _record.PodIps = [];
     }
 
+    /// <summary>Persists the record when it changed (every pass would otherwise rewrite it once a second).</summary>
     private void Save()
     {
-        if (Directory.Exists(PodDir) || !Finished)
+        if (Finished)
         {
-            _record.Save(PodDir);
+            return;
+        }
+        var json = _record.Serialize();
+        if (json != _lastSavedJson)
+        {
+            PodRecord.Save(PodDir, json);
+            _lastSavedJson = json;
         }
     }
 
