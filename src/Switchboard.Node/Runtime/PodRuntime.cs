@@ -134,13 +134,27 @@ internal sealed partial class PodRuntime(RuntimeServices services) : IContainerL
             Namespace = pod.Metadata.NamespaceProperty ?? "default",
             Name = pod.Metadata.Name,
             Uid = uid,
-            Netns = PodNames.Netns(services.Options.NetnsPrefix, uid),
+            Netns = UnusedNetns(uid),
             HostNetwork = pod.Spec?.HostNetwork == true,
         }, pod));
         worker.Update(pod);
         if (start && _started)
         {
             StartWorker(worker);
+        }
+    }
+
+    /// <summary>The Pod's namespace name; on a hash collision with a live Pod, the next candidate (the name is recorded, so it stays stable).</summary>
+    private string UnusedNetns(string uid)
+    {
+        var taken = _workers.Values.Select(w => w.Record.Netns).ToHashSet(StringComparer.Ordinal);
+        for (var i = 0; ; i++)
+        {
+            var name = PodNames.Netns(services.Options.NetnsPrefix, i == 0 ? uid : uid + "/" + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (!taken.Contains(name))
+            {
+                return name;
+            }
         }
     }
 

@@ -47,6 +47,7 @@ internal sealed partial class PodWorker
     private volatile bool _goneFromApi;
     private string? _lastStatusJson;
     private bool _repaired;
+    private bool _dirRemoved;
     private string? _lastSavedJson;
     private DateTime _tokenRefreshAt = DateTime.MaxValue;
     private DateTime _sandboxRetryAt;
@@ -145,9 +146,13 @@ internal sealed partial class PodWorker
         }
         if (pod.Metadata.DeletionTimestamp is not null)
         {
-            var grace = TimeSpan.FromSeconds(pod.Metadata.DeletionGracePeriodSeconds ?? pod.Spec?.TerminationGracePeriodSeconds ?? 30);
-            await StopAllAsync(pod, grace, runPreStop: true, ct).ConfigureAwait(false);
-            await TeardownAsync(removeDir: true, ct).ConfigureAwait(false);
+            if (!_dirRemoved)
+            {
+                var grace = TimeSpan.FromSeconds(pod.Metadata.DeletionGracePeriodSeconds ?? pod.Spec?.TerminationGracePeriodSeconds ?? 30);
+                await StopAllAsync(pod, grace, runPreStop: true, ct).ConfigureAwait(false);
+                await TeardownAsync(removeDir: true, ct).ConfigureAwait(false);
+            }
+            // A failed delete throws and is retried on the next pass; the Pod stays Terminating until it succeeds.
             await _s.Api.DeleteAsync(pod, ct).ConfigureAwait(false);
             Finished = true;
             return;
@@ -251,7 +256,7 @@ internal sealed partial class PodWorker
     /// <summary>Persists the record when it changed (every pass would otherwise rewrite it once a second).</summary>
     private void Save()
     {
-        if (Finished)
+        if (Finished || _dirRemoved)
         {
             return;
         }
@@ -674,7 +679,7 @@ internal sealed partial class PodWorker
         _record.SandboxReady = false;
         if (removeDir)
         {
-            Finished = true;
+            _dirRemoved = true;
             try
             {
                 if (Directory.Exists(PodDir))

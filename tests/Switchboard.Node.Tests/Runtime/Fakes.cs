@@ -26,8 +26,15 @@ internal sealed class FakePodApi : IPodApi
         return Task.CompletedTask;
     }
 
+    public int FailDeletes;
+
     public Task DeleteAsync(V1Pod pod, CancellationToken ct)
     {
+        if (FailDeletes > 0)
+        {
+            FailDeletes--;
+            throw new HttpRequestException("connection refused");
+        }
         Deleted.Add(pod.Metadata.Uid);
         return Task.CompletedTask;
     }

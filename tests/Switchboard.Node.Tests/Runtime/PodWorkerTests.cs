@@ -325,6 +325,26 @@ public sealed class PodWorkerTests : IDisposable
     }
 
     [Fact]
+    public async Task Sync_FinalDeleteFails_RetriedWithoutRestartingAnything()
+    {
+        var pod = Pod();
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        pod.Metadata.DeletionTimestamp = _time.GetUtcNow().UtcDateTime;
+        pod.Metadata.DeletionGracePeriodSeconds = 0;
+        worker.Update(pod);
+        _api.FailDeletes = 1;
+        await Assert.ThrowsAsync<HttpRequestException>(() => worker.SyncAsync(CancellationToken.None));
+        Assert.False(worker.Finished);
+        Assert.False(Directory.Exists(worker.PodDir));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.True(worker.Finished);
+        Assert.Equal(["uid-1"], _api.Deleted);
+        Assert.Single(_launcher.Started);
+        Assert.False(Directory.Exists(worker.PodDir));
+    }
+
+    [Fact]
     public async Task Sync_ContainerIgnoresSigterm_SigkillAfterGrace()
     {
         var pod = Pod();
