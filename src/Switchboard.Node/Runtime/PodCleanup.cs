@@ -7,6 +7,8 @@ namespace Switchboard.Node.Runtime;
 /// (only while pid + start time still match), unmount of the namespace files, deletion of the Pod network
 /// namespaces and /etc/netns dirs, the pods dir and host-local state. For <c>switchboard up</c>'s shutdown and
 /// crash cleanup: container processes outlive their agent by design, so whoever removes a node removes them.
+/// Unrecorded <c>&lt;prefix&gt;-p*</c> namespaces are removed too: with a prefix shared by several nodes (<c>up</c>),
+/// call it only once all of their agents are stopped.
 /// </summary>
 internal static class PodCleanup
 {

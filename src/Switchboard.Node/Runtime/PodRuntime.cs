@@ -74,7 +74,10 @@ internal sealed partial class PodRuntime(RuntimeServices services) : IContainerL
             }
         }
         var owned = _workers.Values.Select(w => w.Record.Netns).ToHashSet(StringComparer.Ordinal);
-        foreach (var netns in services.Sandboxes.ListNetns(services.Options.NetnsPrefix + "-p"))
+        // Records are written before anything is created, so they are the ledger; a prefix scan is safe only when
+        // no other node shares the prefix.
+        var unrecorded = services.Options.ExclusivePrefix ? services.Sandboxes.ListNetns(services.Options.NetnsPrefix + "-p") : [];
+        foreach (var netns in unrecorded)
         {
             if (!owned.Contains(netns))
             {

@@ -271,6 +271,8 @@ internal sealed partial class PodWorker
     private async Task CreateSandboxAsync(V1Pod pod, DateTime now, CancellationToken ct)
     {
         var spec = Sandbox;
+        // The record is the ledger of what this node made: it exists before the namespaces do.
+        Save();
         try
         {
             await _s.Sandboxes.CreateAsync(spec, ct).ConfigureAwait(false);

@@ -26,6 +26,7 @@ internal sealed class RealNode : IAsyncDisposable
             NodeName = id + "-node",
             DataDir = DataDir,
             NetnsPrefix = id,
+            ExclusivePrefix = true,
             NodeNetns = id + "-n",
             NodeIps = ["172.30.0.2"],
             ClusterDns = ["10.96.0.10"],

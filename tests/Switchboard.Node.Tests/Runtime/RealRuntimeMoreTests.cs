@@ -114,4 +114,36 @@ http.server.HTTPServer(('0.0.0.0', 8080), H).serve_forever()
         Assert.Contains(node.Api.EventsSnapshot(), e => e.Reason == "Killing");
         Assert.NotNull(status.ContainerStatuses[0].LastState.Terminated);
     }
+
+    [Fact]
+    public async Task AgentRestart_PodDeletedMeanwhileAndUnrecordedNamespace_CleanedUpAtStart()
+    {
+        await using var node = await RealNode.StartAsync();
+        var pod = RealNode.Pod("orphan-" + node.Id, new V1Container { Name = "c", Image = "busybox", Command = ["sleep", "1000"] });
+        await node.StartRuntimeAsync(pod);
+        await node.WaitForStatusAsync(pod, s => s.ContainerStatuses?.FirstOrDefault()?.State?.Running is not null, "running");
+        await node.StopAgentAsync();
+        var podDir = PodNames.PodDir(node.Options.PodsDir, "default", pod.Metadata.Name, pod.Metadata.Uid);
+        var pid = PodRecord.Load(podDir)!.Containers["c"].Pid!.Value;
+        var netns = PodNames.Netns(node.Id, pod.Metadata.Uid);
+        var stray = node.Id + "-pzzzz";
+        Assert.Equal(0, (await RealNode.Sh("ip netns add " + stray)).Code);
+
+        var restarted = node.NewRuntime();
+        Assert.Equal(1, restarted.AdoptFromDisk());
+        using var stop = new CancellationTokenSource();
+        await restarted.StartAsync([], stop.Token);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (Directory.Exists(podDir) || File.Exists("/run/netns/" + netns))
+        {
+            await Task.Delay(100, timeout.Token);
+        }
+        Assert.False(File.Exists("/run/netns/" + stray));
+        var startTime = PodRecord.Load(podDir)?.Containers["c"].PidStartTime;
+        Assert.Null(startTime);
+        Assert.NotEqual("sleep\01000\0", File.Exists($"/proc/{pid}/cmdline") ? File.ReadAllText($"/proc/{pid}/cmdline") : "");
+        Assert.Empty(node.Api.Deleted);
+        await stop.CancelAsync();
+        await restarted.WhenStoppedAsync();
+    }
 }
