@@ -170,7 +170,28 @@ internal sealed partial class PodRuntime(RuntimeServices services) : IContainerL
         }
         var task = Task.Run(async () =>
         {
-            await worker.RunAsync(_stopping).ConfigureAwait(false);
+            while (true)
+            {
+                try
+                {
+                    await worker.RunAsync(_stopping).ConfigureAwait(false);
+                    break;
+                }
+#pragma warning disable CA1031 // A bug in one Pod's pass must not leave the Pod unmanaged: log it and run the loop again.
+                catch (Exception e) when (!_stopping.IsCancellationRequested)
+#pragma warning restore CA1031
+                {
+                    Log.WorkerCrashed(services.Logger, e, worker.Record.Namespace, worker.Record.Name);
+                    try
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(1), services.Time, _stopping).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                }
+            }
             if (worker.Finished)
             {
                 _workers.TryRemove(uid, out _);
@@ -182,6 +203,9 @@ internal sealed partial class PodRuntime(RuntimeServices services) : IContainerL
 
     private static partial class Log
     {
+        [LoggerMessage(Level = LogLevel.Error, Message = "pod {Namespace}/{Name}: worker failed; restarting it")]
+        public static partial void WorkerCrashed(ILogger logger, Exception exception, string @namespace, string name);
+
         [LoggerMessage(Level = LogLevel.Warning, Message = "removing network namespace {Netns}: no Pod of this node owns it")]
         public static partial void OrphanNetns(ILogger logger, string netns);
     }

@@ -36,7 +36,7 @@ internal sealed partial class PodRuntimeHost : IDisposable
             new SandboxManager(new ProcessCommandRunner(), options.EtcNetnsDir),
             new PosixSpawnLauncher(),
             new Prober(options.NodeNetns, time),
-            new ApiPodApi(client, _events, options.NodeName),
+            new ApiPodApi(client, _events),
             new ApiPodDependencies(client, services),
             time,
             _logger));
@@ -141,7 +141,7 @@ internal sealed partial class PodRuntimeHost : IDisposable
 }
 
 /// <summary>pods/status, the final delete and Events through KubernetesClient.</summary>
-internal sealed class ApiPodApi(IKubernetes client, EventRecorder events, string nodeName) : IPodApi
+internal sealed class ApiPodApi(IKubernetes client, EventRecorder events) : IPodApi
 {
     private static readonly HashSet<string> Owned = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"];
 
@@ -202,7 +202,6 @@ internal sealed class ApiPodApi(IKubernetes client, EventRecorder events, string
     {
         var reference = EventRecorder.Reference(pod, "v1", "Pod");
         events.Record(reference, type, reason, message);
-        _ = nodeName;
     }
 }
 

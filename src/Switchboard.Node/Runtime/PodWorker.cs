@@ -113,7 +113,8 @@ internal sealed partial class PodWorker
                 return;
             }
             catch (Exception e) when (e is IOException or k8s.Autorest.HttpOperationException or HttpRequestException or InvalidOperationException
-                or UnauthorizedAccessException or JsonException or CniException or SandboxException or LaunchException or ContainerConfigException)
+                or UnauthorizedAccessException or JsonException or CniException or SandboxException or LaunchException or ContainerConfigException
+                or OperationCanceledException)
             {
                 Log.SyncFailed(_s.Logger, _record.Namespace, _record.Name, e.Message);
             }
@@ -394,12 +395,12 @@ internal sealed partial class PodWorker
         {
             if (c.Process is { } p && _s.Launcher.Poll(p) is { } exit)
             {
-                OnExited(pod, name, c, exit, now);
+                OnExited(name, c, exit, now);
             }
         }
     }
 
-    private void OnExited(V1Pod? pod, string name, ContainerRecord c, ProcessExit exit, DateTime now)
+    private void OnExited(string name, ContainerRecord c, ProcessExit exit, DateTime now)
     {
         var started = c.StartedAt ?? now;
         var code = exit.ExitCode ?? 137;
@@ -424,7 +425,6 @@ internal sealed partial class PodWorker
             _probes.Remove(key);
         }
         Log.ContainerExited(_s.Logger, _record.Namespace, _record.Name, name, code);
-        _ = pod;
     }
 
     /// <summary>
@@ -568,7 +568,7 @@ internal sealed partial class PodWorker
         {
             if (_s.Launcher.Poll(p) is { } exit)
             {
-                OnExited(pod, name, c, exit, _s.Time.GetUtcNow().UtcDateTime);
+                OnExited(name, c, exit, _s.Time.GetUtcNow().UtcDateTime);
                 return;
             }
             if (_s.Time.GetUtcNow() >= deadline)
@@ -582,7 +582,7 @@ internal sealed partial class PodWorker
         {
             if (_s.Launcher.Poll(p) is { } exit)
             {
-                OnExited(pod, name, c, exit, _s.Time.GetUtcNow().UtcDateTime);
+                OnExited(name, c, exit, _s.Time.GetUtcNow().UtcDateTime);
                 return;
             }
             await Task.Delay(TimeSpan.FromMilliseconds(100), _s.Time, ct).ConfigureAwait(false);
