@@ -56,7 +56,7 @@ internal sealed class RealNode : IAsyncDisposable
     }
 
     /// <summary>A fresh runtime object over the same data dir (what a restarted agent makes).</summary>
-    public PodRuntime NewRuntime()
+    public PodRuntime NewRuntime(params string[] podCidrs)
     {
         var runtime = new PodRuntime(new RuntimeServices(
             Options,
@@ -67,11 +67,13 @@ internal sealed class RealNode : IAsyncDisposable
             Dependencies,
             TimeProvider.System,
             NullLogger.Instance));
-        runtime.SetPodCidrs(["10.244.7.0/24", "fd00:10:244:7::/64"]);
+        runtime.SetPodCidrs(podCidrs.Length > 0 ? podCidrs : ["10.244.7.0/24", "fd00:10:244:7::/64"]);
         return runtime;
     }
 
     public Task StartRuntimeAsync(params V1Pod[] pods) => Runtime.StartAsync(pods, _stop.Token);
+
+    public void UseRuntime(PodRuntime runtime) => Runtime = runtime;
 
     /// <summary>Stops the workers as an agent that exits does: containers keep running.</summary>
     public async Task StopAgentAsync()

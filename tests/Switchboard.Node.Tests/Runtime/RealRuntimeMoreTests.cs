@@ -146,4 +146,28 @@ http.server.HTTPServer(('0.0.0.0', 8080), H).serve_forever()
         await stop.CancelAsync();
         await restarted.WhenStoppedAsync();
     }
+
+    [Fact]
+    public async Task CniAddFails_EventNoLeakAndRetriedUntilAddressesFree()
+    {
+        await using var node = await RealNode.StartAsync();
+        // A /30 leaves host-local one address after the gateway.
+        node.UseRuntime(node.NewRuntime("10.244.8.0/30"));
+        var first = RealNode.Pod("a-" + node.Id, new V1Container { Name = "c", Image = "busybox", Command = ["sleep", "1000"] });
+        var second = RealNode.Pod("b-" + node.Id, new V1Container { Name = "c", Image = "busybox", Command = ["sleep", "1000"] });
+        await node.StartRuntimeAsync(first);
+        await node.WaitForStatusAsync(first, s => s.PodIP == "10.244.8.2", "first Pod has the only address");
+        node.Runtime.Upsert(second);
+        await node.WaitForStatusAsync(second, s => node.Api.EventsSnapshot().Any(e => e.Pod == second.Metadata.Name && e.Reason == "FailedCreatePodSandBox"), "sandbox failure event");
+        var failure = node.Api.EventsSnapshot().First(e => e.Pod == second.Metadata.Name && e.Reason == "FailedCreatePodSandBox");
+        Assert.Contains("no IP addresses available", failure.Message, StringComparison.Ordinal);
+        Assert.Null(node.Api.Statuses[second.Metadata.Uid].PodIP);
+        // The failed ADD left no veth behind in the node namespace: only the first Pod's.
+        var links = await RealNode.Sh($"ip -n {node.NodeNetns} -o link show type veth | wc -l");
+        Assert.Equal("1", links.Output.Trim());
+
+        node.Runtime.Delete(first);
+        var status = await node.WaitForStatusAsync(second, s => s.PodIP == "10.244.8.2" && s.ContainerStatuses?.FirstOrDefault()?.State?.Running is not null, "second Pod gets the address after a retry");
+        Assert.Equal("Running", status.Phase);
+    }
 }
