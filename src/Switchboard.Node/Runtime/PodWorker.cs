@@ -778,13 +778,24 @@ internal sealed partial class PodWorker
     {
         var status = BuildStatus(pod);
         var json = KubernetesJson.Serialize(status);
-        if (json == _lastStatusJson)
+        if (json == _lastStatusJson && !Drifted(pod.Status, status))
         {
             return;
         }
         await _s.Api.UpdateStatusAsync(pod, status, ct).ConfigureAwait(false);
         _lastStatusJson = json;
     }
+
+    /// <summary>
+    /// True when someone else changed what this node owns (e.g. the node lifecycle controller set Ready False while
+    /// the node was unreachable): as kubelet's status manager, the runtime writes its view again.
+    /// </summary>
+    private static bool Drifted(V1PodStatus? api, V1PodStatus mine) =>
+        api is null
+        || api.Phase != mine.Phase
+        || api.PodIP != mine.PodIP
+        || (api.ContainerStatuses?.Count ?? 0) != (mine.ContainerStatuses?.Count ?? 0)
+        || mine.Conditions.Any(c => api.Conditions?.FirstOrDefault(x => x.Type == c.Type)?.Status != c.Status);
 
     internal V1PodStatus BuildStatus(V1Pod pod)
     {

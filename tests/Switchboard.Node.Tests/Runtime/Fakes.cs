@@ -19,10 +19,17 @@ internal sealed class FakePodApi : IPodApi
 
     public int StatusWrites;
 
+    public bool EchoToPod { get; set; } = true;
+
     public Task UpdateStatusAsync(V1Pod pod, V1PodStatus status, CancellationToken ct)
     {
         Statuses[pod.Metadata.Uid] = status;
         Interlocked.Increment(ref StatusWrites);
+        if (EchoToPod)
+        {
+            // What the informer would deliver next: the Pod with the status just written.
+            pod.Status = status;
+        }
         return Task.CompletedTask;
     }
 

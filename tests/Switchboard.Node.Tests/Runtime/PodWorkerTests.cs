@@ -89,6 +89,20 @@ public sealed class PodWorkerTests : IDisposable
     }
 
     [Fact]
+    public async Task Sync_SomeoneElseSetReadyFalse_StatusWrittenAgain()
+    {
+        var pod = Pod();
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        pod.Status = k8s.KubernetesJson.Deserialize<V1PodStatus>(k8s.KubernetesJson.Serialize(pod.Status));
+        pod.Status.Conditions.Single(c => c.Type == "Ready").Status = "False";
+        worker.Update(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(2, _api.StatusWrites);
+        Assert.Equal("True", Status(pod).Conditions.Single(c => c.Type == "Ready").Status);
+    }
+
+    [Fact]
     public async Task Sync_CniAddFails_EventDelThenRetryWithBackoff()
     {
         _cni.FailAdds = 1;
