@@ -258,8 +258,9 @@ internal sealed class ApiPodDependencies(IKubernetes client, SharedInformer<V1Se
             var result = await client.CoreV1.CreateNamespacedServiceAccountTokenAsync(request, pod.Spec?.ServiceAccountName ?? "default", pod.Metadata.NamespaceProperty, cancellationToken: ct).ConfigureAwait(false);
             return result.Status?.Token;
         }
-        catch (HttpOperationException)
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
         {
+            // No ServiceAccount yet, or the API is away: the worker retries in a minute; the sandbox is not undone for it.
             return null;
         }
     }
