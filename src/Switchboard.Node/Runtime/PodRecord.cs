@@ -87,6 +87,9 @@ internal sealed class ContainerRecord
 
     public TimeSpan? Backoff { get; set; }
 
+    /// <summary>The run whose back-off was already reported (one BackOff Event per crash).</summary>
+    public int? BackoffEventFor { get; set; }
+
     /// <summary>Set when the container cannot be created (ImageNotSupported, CreateContainerConfigError).</summary>
     public string? WaitingReason { get; set; }
 

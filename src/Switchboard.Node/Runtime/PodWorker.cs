@@ -492,8 +492,17 @@ internal sealed partial class PodWorker
     {
         var c = Container(container.Name);
         c.Sidecar = init && IsSidecar(container);
-        if (c.Pid is not null || !ShouldRun(pod, c, init) || (c.BackoffUntil is { } until && until > now))
+        if (c.Pid is not null || !ShouldRun(pod, c, init))
         {
+            return;
+        }
+        if (c.BackoffUntil is { } until && until > now)
+        {
+            if (c.BackoffEventFor != c.Runs)
+            {
+                c.BackoffEventFor = c.Runs;
+                _s.Api.Event(pod, "Warning", "BackOff", $"Back-off restarting failed container {container.Name} in pod {pod.Metadata.Name}_{pod.Metadata.NamespaceProperty}({pod.Metadata.Uid})");
+            }
             return;
         }
         var command = ContainerCommand.Resolve(container, _s.Agnhost);
@@ -553,10 +562,20 @@ internal sealed partial class PodWorker
         Save();
         Log.ContainerStarted(_s.Logger, _record.Namespace, _record.Name, container.Name, process.Pid);
         _s.Api.Event(pod, "Normal", "Started", $"Started container {container.Name}");
+        if (container.Lifecycle?.PostStart is { } postStart)
+        {
+            // As kubelet: the hook runs right after the start; if it fails the container is killed (and restarted per policy).
+            var error = await _s.Prober.RunHandlerAsync(Target(pod, container, c), postStart, ct).ConfigureAwait(false);
+            if (error is not null)
+            {
+                _s.Api.Event(pod, "Warning", "FailedPostStartHook", $"PostStartHook failed: {error}");
+                await StopContainerAsync(container.Name, c, TimeSpan.FromSeconds(pod.Spec?.TerminationGracePeriodSeconds ?? 30), ct).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>Stops one container: SIGTERM to its process group, up to <paramref name="grace"/>, then SIGKILL.</summary>
-    private async Task StopContainerAsync(V1Pod? pod, string name, ContainerRecord c, TimeSpan grace, CancellationToken ct)
+    private async Task StopContainerAsync(string name, ContainerRecord c, TimeSpan grace, CancellationToken ct)
     {
         if (c.Process is not { } p)
         {
@@ -628,7 +647,7 @@ internal sealed partial class PodWorker
                 _s.Api.Event(pod, "Normal", "Killing", $"Stopping container {name}");
             }
         }
-        await Task.WhenAll(running.Select(kv => StopContainerAsync(pod, kv.Key, kv.Value, left, ct))).ConfigureAwait(false);
+        await Task.WhenAll(running.Select(kv => StopContainerAsync(kv.Key, kv.Value, left, ct))).ConfigureAwait(false);
         Save();
         PublishViews();
     }

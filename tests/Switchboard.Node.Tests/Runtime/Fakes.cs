@@ -187,13 +187,15 @@ internal sealed class FakeProber : IProber
 
     public List<string> Handlers { get; } = [];
 
+    public string? HandlerError { get; set; }
+
     public Task<ProbeOutcome> ProbeAsync(ProbeTarget target, V1Probe probe, CancellationToken ct) =>
         Task.FromResult(Result(target.Container.Name, probe) ? new ProbeOutcome(true) : new ProbeOutcome(false, "fake failure"));
 
     public Task<string?> RunHandlerAsync(ProbeTarget target, V1LifecycleHandler handler, CancellationToken ct)
     {
         Handlers.Add(target.Container.Name);
-        return Task.FromResult<string?>(null);
+        return Task.FromResult(HandlerError);
     }
 }
 

@@ -162,6 +162,41 @@ public sealed class PodWorkerTests : IDisposable
     }
 
     [Fact]
+    public async Task Sync_CrashLoop_OneBackOffEventPerCrash()
+    {
+        var worker = Worker(Pod());
+        await worker.SyncAsync(CancellationToken.None);
+        _launcher.Exit(worker.Record.Containers["c"].Pid!.Value, 1);
+        await worker.SyncAsync(CancellationToken.None);
+        _launcher.Exit(worker.Record.Containers["c"].Pid!.Value, 1);
+        await worker.SyncAsync(CancellationToken.None);
+        await worker.SyncAsync(CancellationToken.None);
+        var backoff = Assert.Single(_api.Events, e => e.Reason == "BackOff");
+        Assert.Equal("Back-off restarting failed container c in pod p_default(uid-1)", backoff.Message);
+    }
+
+    [Fact]
+    public async Task Sync_PostStartHookFails_EventKillAndRestart()
+    {
+        var pod = Pod("Always", new V1Container
+        {
+            Name = "c",
+            Image = "x",
+            Command = ["sleep"],
+            Lifecycle = new V1Lifecycle { PostStart = new V1LifecycleHandler { Exec = new V1ExecAction { Command = ["false"] } } },
+        });
+        _prober.HandlerError = "command 'false' exited with 1";
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Contains(_api.Events, e => e.Reason == "FailedPostStartHook" && e.Message.Contains("exited with 1", StringComparison.Ordinal));
+        Assert.Equal(15, _launcher.Signals.Single().Signal);
+        _prober.HandlerError = null;
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(2, _launcher.Started.Count);
+        Assert.Equal(1, Status(pod).ContainerStatuses[0].RestartCount);
+    }
+
+    [Fact]
     public async Task Sync_ContainerRanTenMinutes_BackOffResets()
     {
         var worker = Worker(Pod());
