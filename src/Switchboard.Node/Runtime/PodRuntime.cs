@@ -114,15 +114,21 @@ internal sealed partial class PodRuntime(RuntimeServices services) : IContainerL
 
     public ContainerView? Find(string podNamespace, string podName, string container)
     {
+        ContainerView? terminating = null;
         foreach (var worker in _workers.Values)
         {
             var r = worker.Record;
             if (r.Namespace == podNamespace && r.Name == podName && !worker.Finished && worker.Views.TryGetValue(container, out var view))
             {
-                return view;
+                // A Pod recreated under the same name wins over the old one still shutting down.
+                if (worker.Pod?.Metadata.DeletionTimestamp is null)
+                {
+                    return view;
+                }
+                terminating = view;
             }
         }
-        return null;
+        return terminating;
     }
 
     private void Upsert(V1Pod pod, bool start)
