@@ -105,7 +105,9 @@ internal static class AgentCommand
             };
             // The kubelet API (another slice) serves exec/logs through host.Runtime, the IContainerLocator.
             using var host = new PodRuntimeHost(client, runtimeOptions, TimeProvider.System, loggers);
-            await Task.WhenAll(agent.RunAsync(stop.Token), host.RunAsync(stop.Token)).ConfigureAwait(false);
+            // Host-gw routes to the other Nodes' Pod CIDRs, in the agent's own (node) namespace.
+            var routes = new NodeRoutes(new Switchboard.Node.Topology.ProcessCommandRunner(), options.NodeName, null, loggers.CreateLogger<NodeRoutes>());
+            await Task.WhenAll(agent.RunAsync(stop.Token), host.RunAsync(stop.Token), routes.RunAsync(client, loggers, TimeProvider.System, stop.Token)).ConfigureAwait(false);
             return 0;
         });
         return cmd;
