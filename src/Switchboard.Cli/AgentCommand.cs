@@ -147,6 +147,7 @@ internal static class AgentCommand
                 NodeName = options.NodeName,
                 DataDir = dir ?? Path.Combine("/var/lib/switchboard", options.NodeName),
                 NetnsPrefix = prefix,
+                ExclusivePrefix = r.GetValue(netnsPrefix) is null,
                 CniBinDir = r.GetValue(cniBinDir)!,
                 ClusterDns = dnsIps,
                 ClusterDomain = r.GetValue(clusterDomain)!,

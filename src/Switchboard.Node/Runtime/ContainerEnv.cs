@@ -84,7 +84,8 @@ internal static class ContainerEnv
             env.TryAdd(k, v);
         }
         env.TryAdd("PATH", DefaultPath);
-        env.TryAdd("HOSTNAME", SandboxFiles.Hostname(pod));
+        // hostNetwork Pods share the node's UTS namespace, so they see (and get) the node's hostname, as with kubelet.
+        env.TryAdd("HOSTNAME", pod.Spec?.HostNetwork == true ? Environment.MachineName : SandboxFiles.Hostname(pod));
         env.TryAdd("HOME", "/root");
         return env;
     }

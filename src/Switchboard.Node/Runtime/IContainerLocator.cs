@@ -23,8 +23,11 @@ internal sealed record ContainerView
     public required string Container { get; init; }
 
     /// <summary>
-    /// The argv prefix that puts a command into the Pod's network and UTS namespaces:
-    /// <c>ip netns exec &lt;pod-netns&gt; nsenter --uts=&lt;pod-dir&gt;/uts --</c>. Empty for hostNetwork Pods.
+    /// The argv prefix (absolute tool paths) that puts a command into the Pod's view — its mount namespace (the
+    /// service-account files), then its network and UTS namespaces:
+    /// <c>nsenter --mount=&lt;pod-dir&gt;/mnt -- ip netns exec &lt;pod-netns&gt; nsenter --uts=&lt;pod-dir&gt;/uts --</c>.
+    /// For hostNetwork Pods only <c>nsenter --mount=&lt;pod-dir&gt;/mnt --</c>. Append the command after it (rewrite
+    /// <c>/agnhost …</c> with <see cref="PodRuntime.ExecCommand"/>); every tool execs in place.
     /// </summary>
     public required IReadOnlyList<string> ExecPrefix { get; init; }
 

@@ -33,11 +33,15 @@ internal sealed class PodRecord
 
     public Dictionary<string, ContainerRecord> Containers { get; set; } = [];
 
-    public void Save(string podDir)
+    public string Serialize() => JsonSerializer.Serialize(this, Json);
+
+    public void Save(string podDir) => Save(podDir, Serialize());
+
+    public static void Save(string podDir, string json)
     {
         Directory.CreateDirectory(podDir);
         var tmp = Path.Combine(podDir, "state.json.tmp");
-        File.WriteAllText(tmp, JsonSerializer.Serialize(this, Json));
+        File.WriteAllText(tmp, json);
         File.Move(tmp, Path.Combine(podDir, "state.json"), overwrite: true);
     }
 
@@ -82,6 +86,9 @@ internal sealed class ContainerRecord
     public DateTime? BackoffUntil { get; set; }
 
     public TimeSpan? Backoff { get; set; }
+
+    /// <summary>The run whose back-off was already reported (one BackOff Event per crash).</summary>
+    public int? BackoffEventFor { get; set; }
 
     /// <summary>Set when the container cannot be created (ImageNotSupported, CreateContainerConfigError).</summary>
     public string? WaitingReason { get; set; }

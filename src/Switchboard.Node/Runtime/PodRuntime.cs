@@ -74,7 +74,10 @@ internal sealed partial class PodRuntime(RuntimeServices services) : IContainerL
             }
         }
         var owned = _workers.Values.Select(w => w.Record.Netns).ToHashSet(StringComparer.Ordinal);
-        foreach (var netns in services.Sandboxes.ListNetns(services.Options.NetnsPrefix + "-p"))
+        // Records are written before anything is created, so they are the ledger; a prefix scan is safe only when
+        // no other node shares the prefix.
+        var unrecorded = services.Options.ExclusivePrefix ? services.Sandboxes.ListNetns(services.Options.NetnsPrefix + "-p") : [];
+        foreach (var netns in unrecorded)
         {
             if (!owned.Contains(netns))
             {
@@ -101,6 +104,9 @@ internal sealed partial class PodRuntime(RuntimeServices services) : IContainerL
         }
     }
 
+    /// <summary>The argv an exec session runs after the container's ExecPrefix: <c>/agnhost …</c> becomes switchboard-agnhost.</summary>
+    public IReadOnlyList<string> ExecCommand(IList<string> command) => ContainerCommand.RewriteAgnhost(command, services.Agnhost);
+
     public PodWorker? Worker(string uid) => _workers.GetValueOrDefault(uid);
 
     /// <summary>Completes when every worker has stopped (after cancellation of the start token, or when all finished).</summary>
@@ -108,15 +114,21 @@ internal sealed partial class PodRuntime(RuntimeServices services) : IContainerL
 
     public ContainerView? Find(string podNamespace, string podName, string container)
     {
+        ContainerView? terminating = null;
         foreach (var worker in _workers.Values)
         {
             var r = worker.Record;
             if (r.Namespace == podNamespace && r.Name == podName && !worker.Finished && worker.Views.TryGetValue(container, out var view))
             {
-                return view;
+                // A Pod recreated under the same name wins over the old one still shutting down.
+                if (worker.Pod?.Metadata.DeletionTimestamp is null)
+                {
+                    return view;
+                }
+                terminating = view;
             }
         }
-        return null;
+        return terminating;
     }
 
     private void Upsert(V1Pod pod, bool start)
@@ -131,13 +143,27 @@ internal sealed partial class PodRuntime(RuntimeServices services) : IContainerL
             Namespace = pod.Metadata.NamespaceProperty ?? "default",
             Name = pod.Metadata.Name,
             Uid = uid,
-            Netns = PodNames.Netns(services.Options.NetnsPrefix, uid),
+            Netns = UnusedNetns(uid),
             HostNetwork = pod.Spec?.HostNetwork == true,
         }, pod));
         worker.Update(pod);
         if (start && _started)
         {
             StartWorker(worker);
+        }
+    }
+
+    /// <summary>The Pod's namespace name; on a hash collision with a live Pod, the next candidate (the name is recorded, so it stays stable).</summary>
+    private string UnusedNetns(string uid)
+    {
+        var taken = _workers.Values.Select(w => w.Record.Netns).ToHashSet(StringComparer.Ordinal);
+        for (var i = 0; ; i++)
+        {
+            var name = PodNames.Netns(services.Options.NetnsPrefix, i == 0 ? uid : uid + "/" + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (!taken.Contains(name))
+            {
+                return name;
+            }
         }
     }
 
@@ -150,7 +176,28 @@ internal sealed partial class PodRuntime(RuntimeServices services) : IContainerL
         }
         var task = Task.Run(async () =>
         {
-            await worker.RunAsync(_stopping).ConfigureAwait(false);
+            while (true)
+            {
+                try
+                {
+                    await worker.RunAsync(_stopping).ConfigureAwait(false);
+                    break;
+                }
+#pragma warning disable CA1031 // A bug in one Pod's pass must not leave the Pod unmanaged: log it and run the loop again.
+                catch (Exception e) when (!_stopping.IsCancellationRequested)
+#pragma warning restore CA1031
+                {
+                    Log.WorkerCrashed(services.Logger, e, worker.Record.Namespace, worker.Record.Name);
+                    try
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(1), services.Time, _stopping).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                }
+            }
             if (worker.Finished)
             {
                 _workers.TryRemove(uid, out _);
@@ -162,6 +209,9 @@ internal sealed partial class PodRuntime(RuntimeServices services) : IContainerL
 
     private static partial class Log
     {
+        [LoggerMessage(Level = LogLevel.Error, Message = "pod {Namespace}/{Name}: worker failed; restarting it")]
+        public static partial void WorkerCrashed(ILogger logger, Exception exception, string @namespace, string name);
+
         [LoggerMessage(Level = LogLevel.Warning, Message = "removing network namespace {Netns}: no Pod of this node owns it")]
         public static partial void OrphanNetns(ILogger logger, string netns);
     }

@@ -36,7 +36,7 @@ internal sealed partial class PodRuntimeHost : IDisposable
             new SandboxManager(new ProcessCommandRunner(), options.EtcNetnsDir),
             new PosixSpawnLauncher(),
             new Prober(options.NodeNetns, time),
-            new ApiPodApi(client, _events, options.NodeName),
+            new ApiPodApi(client, _events),
             new ApiPodDependencies(client, services),
             time,
             _logger));
@@ -83,6 +83,10 @@ internal sealed partial class PodRuntimeHost : IDisposable
                 }
                 await Task.Delay(TimeSpan.FromMilliseconds(200), ct).ConfigureAwait(false);
             }
+            if (UnderIpNetnsExec())
+            {
+                Log.PrivateMountNamespace(_logger);
+            }
             Runtime.SetPodCidrs(cidrs);
             var adopted = Runtime.AdoptFromDisk();
             await pods.WaitForSyncAsync(ct).ConfigureAwait(false);
@@ -101,15 +105,43 @@ internal sealed partial class PodRuntimeHost : IDisposable
         await events.ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// True when this process runs in the private mount namespace of <c>ip netns exec</c> (it remounts /sys with the
+    /// namespace name as source): mounts made here (the Pods' uts/mnt namespace files) die with the agent.
+    /// </summary>
+    internal static bool UnderIpNetnsExec()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+            {
+                var parts = line.Split(" - ", 2);
+                var fields = parts[0].Split(' ');
+                if (fields.Length > 4 && fields[4] == "/sys" && parts.Length == 2)
+                {
+                    var tail = parts[1].Split(' ');
+                    return tail.Length > 1 && tail[0] == "sysfs" && tail[1] != "sysfs" && File.Exists("/run/netns/" + tail[1]);
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return false;
+    }
+
     private static partial class Log
     {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "the agent runs under 'ip netns exec' (a private mount namespace): Pod namespace files will not survive an agent restart; start the agent with 'nsenter --net=/run/netns/<node>' instead")]
+        public static partial void PrivateMountNamespace(ILogger logger);
+
         [LoggerMessage(Level = LogLevel.Information, Message = "pod runtime of node {Node} started: pod CIDRs {Cidrs}, {Adopted} pod dirs re-adopted")]
         public static partial void Started(ILogger logger, string node, string cidrs, int adopted);
     }
 }
 
 /// <summary>pods/status, the final delete and Events through KubernetesClient.</summary>
-internal sealed class ApiPodApi(IKubernetes client, EventRecorder events, string nodeName) : IPodApi
+internal sealed class ApiPodApi(IKubernetes client, EventRecorder events) : IPodApi
 {
     private static readonly HashSet<string> Owned = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"];
 
@@ -170,7 +202,6 @@ internal sealed class ApiPodApi(IKubernetes client, EventRecorder events, string
     {
         var reference = EventRecorder.Reference(pod, "v1", "Pod");
         events.Record(reference, type, reason, message);
-        _ = nodeName;
     }
 }
 
@@ -218,7 +249,7 @@ internal sealed class ApiPodDependencies(IKubernetes client, SharedInformer<V1Se
             {
                 Audiences = [],
                 // kubelet's default projected token lifetime (and the legacy-compatible extension) is not modelled: one day.
-                ExpirationSeconds = 86400,
+                ExpirationSeconds = (long)PodWorker.TokenLifetime.TotalSeconds,
                 BoundObjectRef = new V1BoundObjectReference { ApiVersion = "v1", Kind = "Pod", Name = pod.Metadata.Name, Uid = pod.Metadata.Uid },
             },
         };
@@ -227,8 +258,9 @@ internal sealed class ApiPodDependencies(IKubernetes client, SharedInformer<V1Se
             var result = await client.CoreV1.CreateNamespacedServiceAccountTokenAsync(request, pod.Spec?.ServiceAccountName ?? "default", pod.Metadata.NamespaceProperty, cancellationToken: ct).ConfigureAwait(false);
             return result.Status?.Token;
         }
-        catch (HttpOperationException)
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
         {
+            // No ServiceAccount yet, or the API is away: the worker retries in a minute; the sandbox is not undone for it.
             return null;
         }
     }

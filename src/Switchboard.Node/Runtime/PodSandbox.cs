@@ -34,8 +34,10 @@ internal sealed record SandboxSpec
     /// The argv prefix that puts a command into the Pod's view: the Pod mount namespace (service-account files), then
     /// <c>ip netns exec</c> (network, /etc/netns files) and <c>nsenter --uts</c> (hostname). Every tool execs in place.
     /// </summary>
-    public IReadOnlyList<string> ExecPrefix(string ip = "/usr/sbin/ip", string nsenter = "/usr/bin/nsenter")
+    public IReadOnlyList<string> ExecPrefix(string? ip = null, string? nsenter = null)
     {
+        ip ??= ToolPaths.Ip;
+        nsenter ??= ToolPaths.Nsenter;
         List<string> prefix = [nsenter, "--mount=" + MntPath, "--"];
         if (!HostNetwork)
         {
@@ -54,6 +56,13 @@ internal interface ISandboxManager
 {
     /// <summary>Network namespace (accept_dad off), UTS namespace file with the hostname, mount namespace file. Idempotent.</summary>
     Task CreateAsync(SandboxSpec spec, CancellationToken ct);
+
+    /// <summary>
+    /// For a re-adopted sandbox: re-attaches a lost network namespace from a live container (<c>ip netns attach</c>)
+    /// and recreates missing UTS/mount namespace files (they live in the mount namespace the agent ran in). Returns
+    /// false when the network namespace is gone and no container holds it (the sandbox must be made again).
+    /// </summary>
+    Task<bool> RepairAsync(SandboxSpec spec, int? livePid, CancellationToken ct);
 
     /// <summary>Writes /etc/netns/&lt;netns&gt;/{resolv.conf,hosts,nsswitch.conf} (hostNetwork: the pod dir's etc/).</summary>
     Task WriteFilesAsync(SandboxSpec spec, string resolvConf, string hosts, CancellationToken ct);
@@ -97,6 +106,20 @@ internal sealed class SandboxManager(ICommandRunner runner, string etcNetnsDir =
             await File.WriteAllBytesAsync(spec.MntPath, [], ct).ConfigureAwait(false);
             await RunAsync("unshare", ["--mount=" + spec.MntPath, "--propagation", "private", "sh", "-c", MountScript(spec)], ct).ConfigureAwait(false);
         }
+    }
+
+    public async Task<bool> RepairAsync(SandboxSpec spec, int? livePid, CancellationToken ct)
+    {
+        if (!spec.HostNetwork && !File.Exists(spec.NetnsPath))
+        {
+            if (livePid is not { } pid)
+            {
+                return false;
+            }
+            await RunAsync("ip", ["netns", "attach", spec.Netns, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)], ct).ConfigureAwait(false);
+        }
+        await CreateAsync(spec, ct).ConfigureAwait(false);
+        return true;
     }
 
     public async Task WriteFilesAsync(SandboxSpec spec, string resolvConf, string hosts, CancellationToken ct)
@@ -156,7 +179,9 @@ internal sealed class SandboxManager(ICommandRunner runner, string etcNetnsDir =
         var sb = new StringBuilder();
         sb.Append("set -e; ");
         sb.Append("for m in $(sed -n 's/^[^ ]* [^ ]* [^ ]* [^ ]* \\([^ ]*\\) .* - nsfs .*/\\1/p' /proc/self/mountinfo); do ");
-        sb.Append("case \"$m\" in ").Append(Quote(spec.NetnsPath)).Append('|').Append(Quote(spec.PodDir)).Append("/*) ;; *) umount -l \"$m\" || true;; esac; done; ");
+        // Keep the namespace the Pod's processes enter: its own, or (hostNetwork in tests) the node's.
+        var keep = spec.HostNetwork ? spec.NodeNetns is null ? "/nonexistent" : "/run/netns/" + spec.NodeNetns : spec.NetnsPath;
+        sb.Append("case \"$m\" in ").Append(Quote(keep)).Append('|').Append(Quote(spec.PodDir)).Append("/*) ;; *) umount -l \"$m\" || true;; esac; done; ");
         sb.Append("mkdir -p ").Append(ServiceAccountMount).Append("; ");
         sb.Append("mount --bind ").Append(Quote(spec.ServiceAccountDir)).Append(' ').Append(ServiceAccountMount).Append("; ");
         if (spec.HostNetwork)
@@ -206,3 +231,27 @@ internal sealed class SandboxManager(ICommandRunner runner, string etcNetnsDir =
 }
 
 internal sealed class SandboxException(string message) : Exception(message);
+
+/// <summary>
+/// Absolute paths of the tools in the exec prefix: <c>ip netns exec</c> runs the next program with the container's
+/// PATH, which may not hold nsenter, so both are named absolutely.
+/// </summary>
+internal static class ToolPaths
+{
+    public static readonly string Ip = Find("ip");
+
+    public static readonly string Nsenter = Find("nsenter");
+
+    private static string Find(string name)
+    {
+        foreach (var dir in new[] { "/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin" })
+        {
+            var path = Path.Combine(dir, name);
+            if (File.Exists(path))
+            {
+                return path;
+            }
+        }
+        return name;
+    }
+}

@@ -82,7 +82,7 @@ internal sealed partial class PodWorker
                 Log.ProbeRestart(_s.Logger, _record.Namespace, _record.Name, spec.Name, kind);
                 _s.Api.Event(pod, "Normal", "Killing", $"Container {spec.Name} failed {kind} probe, will be restarted");
                 var grace = TimeSpan.FromSeconds(probe.TerminationGracePeriodSeconds ?? pod.Spec?.TerminationGracePeriodSeconds ?? 30);
-                await StopContainerAsync(pod, spec.Name, c, grace, ct).ConfigureAwait(false);
+                await StopContainerAsync(spec.Name, c, grace, ct).ConfigureAwait(false);
             }
         }
     }

@@ -46,6 +46,10 @@ internal sealed partial class PodWorker
     private V1Pod? _pod;
     private volatile bool _goneFromApi;
     private string? _lastStatusJson;
+    private bool _repaired;
+    private bool _dirRemoved;
+    private string? _lastSavedJson;
+    private DateTime _tokenRefreshAt = DateTime.MaxValue;
     private DateTime _sandboxRetryAt;
     private TimeSpan _sandboxBackoff = TimeSpan.FromSeconds(1);
     private ImmutableDictionary<string, ContainerView> _views = ImmutableDictionary<string, ContainerView>.Empty;
@@ -108,7 +112,9 @@ internal sealed partial class PodWorker
             {
                 return;
             }
-            catch (Exception e) when (e is IOException or k8s.Autorest.HttpOperationException or HttpRequestException or InvalidOperationException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or k8s.Autorest.HttpOperationException or HttpRequestException or InvalidOperationException
+                or UnauthorizedAccessException or JsonException or CniException or SandboxException or LaunchException or ContainerConfigException
+                or OperationCanceledException)
             {
                 Log.SyncFailed(_s.Logger, _record.Namespace, _record.Name, e.Message);
             }
@@ -141,9 +147,13 @@ internal sealed partial class PodWorker
         }
         if (pod.Metadata.DeletionTimestamp is not null)
         {
-            var grace = TimeSpan.FromSeconds(pod.Metadata.DeletionGracePeriodSeconds ?? pod.Spec?.TerminationGracePeriodSeconds ?? 30);
-            await StopAllAsync(pod, grace, runPreStop: true, ct).ConfigureAwait(false);
-            await TeardownAsync(removeDir: true, ct).ConfigureAwait(false);
+            if (!_dirRemoved)
+            {
+                var grace = TimeSpan.FromSeconds(pod.Metadata.DeletionGracePeriodSeconds ?? pod.Spec?.TerminationGracePeriodSeconds ?? 30);
+                await StopAllAsync(pod, grace, runPreStop: true, ct).ConfigureAwait(false);
+                await TeardownAsync(removeDir: true, ct).ConfigureAwait(false);
+            }
+            // A failed delete throws and is retried on the next pass; the Pod stays Terminating until it succeeds.
             await _s.Api.DeleteAsync(pod, ct).ConfigureAwait(false);
             Finished = true;
             return;
@@ -152,6 +162,10 @@ internal sealed partial class PodWorker
         _record.StartTime ??= now;
         _record.HostNetwork = pod.Spec?.HostNetwork == true;
         PollContainers(pod, now);
+        if (!_repaired)
+        {
+            await RepairAsync(pod, ct).ConfigureAwait(false);
+        }
         var phase = Phase(pod);
         if (phase is "Succeeded" or "Failed")
         {
@@ -177,6 +191,10 @@ internal sealed partial class PodWorker
                     }
                 }
                 await RunProbesAsync(pod, ct).ConfigureAwait(false);
+                if (pod.Spec?.AutomountServiceAccountToken != false && _s.Time.GetUtcNow().UtcDateTime >= _tokenRefreshAt)
+                {
+                    await WriteTokenAsync(pod, Sandbox, ct).ConfigureAwait(false);
+                }
                 PollContainers(pod, _s.Time.GetUtcNow().UtcDateTime);
             }
         }
@@ -185,17 +203,77 @@ internal sealed partial class PodWorker
         await WriteStatusAsync(pod, ct).ConfigureAwait(false);
     }
 
+    /// <summary>Once per worker: a sandbox from an earlier agent gets its namespace files back, or is made again.</summary>
+    private async Task RepairAsync(V1Pod pod, CancellationToken ct)
+    {
+        _repaired = true;
+        if (!_record.SandboxReady)
+        {
+            return;
+        }
+        // The token file of an earlier agent has an unknown age: renew it now.
+        _tokenRefreshAt = DateTime.MinValue;
+        var live = _record.Containers.Values.Select(c => c.Pid).FirstOrDefault(p => p is not null);
+        try
+        {
+            if (await _s.Sandboxes.RepairAsync(Sandbox, live, ct).ConfigureAwait(false))
+            {
+                if (!_record.HostNetwork && _s.Cni is { } check && _record.CniResult is { } cached)
+                {
+                    try
+                    {
+                        // CNI CHECK of the adopted network: a failure is reported, the running containers are left alone.
+                        await check.CheckAsync(CniPod(pod), cached, ct).ConfigureAwait(false);
+                    }
+                    catch (CniException e)
+                    {
+                        _s.Api.Event(pod, "Warning", "FailedCheckPodSandBox", "Pod sandbox network check failed: " + e.Message);
+                    }
+                }
+                return;
+            }
+        }
+        catch (SandboxException e)
+        {
+            Log.SandboxFailed(_s.Logger, _record.Namespace, _record.Name, e.Message);
+        }
+        // The network namespace is gone with every container: give the address back and build the sandbox again.
+        if (_s.Cni is { } cni)
+        {
+            try
+            {
+                await cni.DelAsync(CniPod(pod), _record.CniResult, ct).ConfigureAwait(false);
+            }
+            catch (CniException e)
+            {
+                Log.TeardownFailed(_s.Logger, _record.Namespace, _record.Name, e.Message);
+            }
+        }
+        _record.CniResult = null;
+        _record.SandboxReady = false;
+        _record.PodIps = [];
+    }
+
+    /// <summary>Persists the record when it changed (every pass would otherwise rewrite it once a second).</summary>
     private void Save()
     {
-        if (Directory.Exists(PodDir) || !Finished)
+        if (Finished || _dirRemoved)
         {
-            _record.Save(PodDir);
+            return;
+        }
+        var json = _record.Serialize();
+        if (json != _lastSavedJson)
+        {
+            PodRecord.Save(PodDir, json);
+            _lastSavedJson = json;
         }
     }
 
     private async Task CreateSandboxAsync(V1Pod pod, DateTime now, CancellationToken ct)
     {
         var spec = Sandbox;
+        // The record is the ledger of what this node made: it exists before the namespaces do.
+        Save();
         try
         {
             await _s.Sandboxes.CreateAsync(spec, ct).ConfigureAwait(false);
@@ -248,17 +326,33 @@ internal sealed partial class PodWorker
             return;
         }
         Directory.CreateDirectory(spec.ServiceAccountDir);
-        var token = await _s.Dependencies.ServiceAccountTokenAsync(pod, ct).ConfigureAwait(false);
-        if (token is not null)
-        {
-            await File.WriteAllTextAsync(Path.Combine(spec.ServiceAccountDir, "token"), token, ct).ConfigureAwait(false);
-        }
+        await WriteTokenAsync(pod, spec, ct).ConfigureAwait(false);
         if (_s.Options.CaPem is { } ca)
         {
             await File.WriteAllTextAsync(Path.Combine(spec.ServiceAccountDir, "ca.crt"), ca, ct).ConfigureAwait(false);
         }
         await File.WriteAllTextAsync(Path.Combine(spec.ServiceAccountDir, "namespace"), pod.Metadata.NamespaceProperty ?? "default", ct).ConfigureAwait(false);
     }
+
+    /// <summary>The bound token, renewed at 80 % of its lifetime as kubelet's token manager does.</summary>
+    private async Task WriteTokenAsync(V1Pod pod, SandboxSpec spec, CancellationToken ct)
+    {
+        var token = await _s.Dependencies.ServiceAccountTokenAsync(pod, ct).ConfigureAwait(false);
+        var now = _s.Time.GetUtcNow().UtcDateTime;
+        if (token is null)
+        {
+            _tokenRefreshAt = now + TimeSpan.FromMinutes(1);
+            return;
+        }
+        Directory.CreateDirectory(spec.ServiceAccountDir);
+        var tmp = Path.Combine(spec.ServiceAccountDir, ".token.tmp");
+        await File.WriteAllTextAsync(tmp, token, ct).ConfigureAwait(false);
+        // A rename is atomic for readers; the directory (not the file) is what the Pod's mount binds.
+        File.Move(tmp, Path.Combine(spec.ServiceAccountDir, "token"), overwrite: true);
+        _tokenRefreshAt = now + TokenLifetime * 0.8;
+    }
+
+    internal static readonly TimeSpan TokenLifetime = TimeSpan.FromDays(1);
 
     private CniPod CniPod(V1Pod? pod)
     {
@@ -301,12 +395,12 @@ internal sealed partial class PodWorker
         {
             if (c.Process is { } p && _s.Launcher.Poll(p) is { } exit)
             {
-                OnExited(pod, name, c, exit, now);
+                OnExited(name, c, exit, now);
             }
         }
     }
 
-    private void OnExited(V1Pod? pod, string name, ContainerRecord c, ProcessExit exit, DateTime now)
+    private void OnExited(string name, ContainerRecord c, ProcessExit exit, DateTime now)
     {
         var started = c.StartedAt ?? now;
         var code = exit.ExitCode ?? 137;
@@ -331,7 +425,6 @@ internal sealed partial class PodWorker
             _probes.Remove(key);
         }
         Log.ContainerExited(_s.Logger, _record.Namespace, _record.Name, name, code);
-        _ = pod;
     }
 
     /// <summary>
@@ -399,8 +492,17 @@ internal sealed partial class PodWorker
     {
         var c = Container(container.Name);
         c.Sidecar = init && IsSidecar(container);
-        if (c.Pid is not null || !ShouldRun(pod, c, init) || (c.BackoffUntil is { } until && until > now))
+        if (c.Pid is not null || !ShouldRun(pod, c, init))
         {
+            return;
+        }
+        if (c.BackoffUntil is { } until && until > now)
+        {
+            if (c.BackoffEventFor != c.Runs)
+            {
+                c.BackoffEventFor = c.Runs;
+                _s.Api.Event(pod, "Warning", "BackOff", $"Back-off restarting failed container {container.Name} in pod {pod.Metadata.Name}_{pod.Metadata.NamespaceProperty}({pod.Metadata.Uid})");
+            }
             return;
         }
         var command = ContainerCommand.Resolve(container, _s.Agnhost);
@@ -460,10 +562,20 @@ internal sealed partial class PodWorker
         Save();
         Log.ContainerStarted(_s.Logger, _record.Namespace, _record.Name, container.Name, process.Pid);
         _s.Api.Event(pod, "Normal", "Started", $"Started container {container.Name}");
+        if (container.Lifecycle?.PostStart is { } postStart)
+        {
+            // As kubelet: the hook runs right after the start; if it fails the container is killed (and restarted per policy).
+            var error = await _s.Prober.RunHandlerAsync(Target(pod, container, c), postStart, ct).ConfigureAwait(false);
+            if (error is not null)
+            {
+                _s.Api.Event(pod, "Warning", "FailedPostStartHook", $"PostStartHook failed: {error}");
+                await StopContainerAsync(container.Name, c, TimeSpan.FromSeconds(pod.Spec?.TerminationGracePeriodSeconds ?? 30), ct).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>Stops one container: SIGTERM to its process group, up to <paramref name="grace"/>, then SIGKILL.</summary>
-    private async Task StopContainerAsync(V1Pod? pod, string name, ContainerRecord c, TimeSpan grace, CancellationToken ct)
+    private async Task StopContainerAsync(string name, ContainerRecord c, TimeSpan grace, CancellationToken ct)
     {
         if (c.Process is not { } p)
         {
@@ -475,7 +587,7 @@ internal sealed partial class PodWorker
         {
             if (_s.Launcher.Poll(p) is { } exit)
             {
-                OnExited(pod, name, c, exit, _s.Time.GetUtcNow().UtcDateTime);
+                OnExited(name, c, exit, _s.Time.GetUtcNow().UtcDateTime);
                 return;
             }
             if (_s.Time.GetUtcNow() >= deadline)
@@ -489,7 +601,7 @@ internal sealed partial class PodWorker
         {
             if (_s.Launcher.Poll(p) is { } exit)
             {
-                OnExited(pod, name, c, exit, _s.Time.GetUtcNow().UtcDateTime);
+                OnExited(name, c, exit, _s.Time.GetUtcNow().UtcDateTime);
                 return;
             }
             await Task.Delay(TimeSpan.FromMilliseconds(100), _s.Time, ct).ConfigureAwait(false);
@@ -535,7 +647,7 @@ internal sealed partial class PodWorker
                 _s.Api.Event(pod, "Normal", "Killing", $"Stopping container {name}");
             }
         }
-        await Task.WhenAll(running.Select(kv => StopContainerAsync(pod, kv.Key, kv.Value, left, ct))).ConfigureAwait(false);
+        await Task.WhenAll(running.Select(kv => StopContainerAsync(kv.Key, kv.Value, left, ct))).ConfigureAwait(false);
         Save();
         PublishViews();
     }
@@ -588,7 +700,7 @@ internal sealed partial class PodWorker
         _record.SandboxReady = false;
         if (removeDir)
         {
-            Finished = true;
+            _dirRemoved = true;
             try
             {
                 if (Directory.Exists(PodDir))
@@ -685,13 +797,24 @@ internal sealed partial class PodWorker
     {
         var status = BuildStatus(pod);
         var json = KubernetesJson.Serialize(status);
-        if (json == _lastStatusJson)
+        if (json == _lastStatusJson && !Drifted(pod.Status, status))
         {
             return;
         }
         await _s.Api.UpdateStatusAsync(pod, status, ct).ConfigureAwait(false);
         _lastStatusJson = json;
     }
+
+    /// <summary>
+    /// True when someone else changed what this node owns (e.g. the node lifecycle controller set Ready False while
+    /// the node was unreachable): as kubelet's status manager, the runtime writes its view again.
+    /// </summary>
+    private static bool Drifted(V1PodStatus? api, V1PodStatus mine) =>
+        api is null
+        || api.Phase != mine.Phase
+        || api.PodIP != mine.PodIP
+        || (api.ContainerStatuses?.Count ?? 0) != (mine.ContainerStatuses?.Count ?? 0)
+        || mine.Conditions.Any(c => api.Conditions?.FirstOrDefault(x => x.Type == c.Type)?.Status != c.Status);
 
     internal V1PodStatus BuildStatus(V1Pod pod)
     {

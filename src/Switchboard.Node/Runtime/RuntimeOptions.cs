@@ -14,6 +14,12 @@ internal sealed class RuntimeOptions
     /// <summary>Prefix of every Pod network namespace (<c>&lt;prefix&gt;-p&lt;hash&gt;</c>), at most 9 characters.</summary>
     public required string NetnsPrefix { get; init; }
 
+    /// <summary>
+    /// True when no other agent uses <see cref="NetnsPrefix"/> (the per-node default): only then are unrecorded
+    /// <c>&lt;prefix&gt;-p*</c> namespaces this node's orphans. <c>up</c> gives every node <c>sb-&lt;id&gt;</c>, shared.
+    /// </summary>
+    public bool ExclusivePrefix { get; init; }
+
     public string CniBinDir { get; init; } = "/usr/lib/cni";
 
     /// <summary>Cluster DNS Service IPs (kubelet --cluster-dns); empty makes ClusterFirst fall back to Default, as kubelet.</summary>

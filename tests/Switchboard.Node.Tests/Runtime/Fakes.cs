@@ -19,15 +19,29 @@ internal sealed class FakePodApi : IPodApi
 
     public int StatusWrites;
 
+    public bool EchoToPod { get; set; } = true;
+
     public Task UpdateStatusAsync(V1Pod pod, V1PodStatus status, CancellationToken ct)
     {
         Statuses[pod.Metadata.Uid] = status;
         Interlocked.Increment(ref StatusWrites);
+        if (EchoToPod)
+        {
+            // What the informer would deliver next: the Pod with the status just written.
+            pod.Status = status;
+        }
         return Task.CompletedTask;
     }
 
+    public int FailDeletes;
+
     public Task DeleteAsync(V1Pod pod, CancellationToken ct)
     {
+        if (FailDeletes > 0)
+        {
+            FailDeletes--;
+            throw new HttpRequestException("connection refused");
+        }
         Deleted.Add(pod.Metadata.Uid);
         return Task.CompletedTask;
     }
@@ -64,7 +78,13 @@ internal sealed class FakeDependencies : IPodDependencies
     public Task<IReadOnlyList<V1Service>> ListServicesAsync(string ns, CancellationToken ct) =>
         Task.FromResult<IReadOnlyList<V1Service>>([.. Services.Where(s => s.Metadata.NamespaceProperty == ns)]);
 
-    public Task<string?> ServiceAccountTokenAsync(V1Pod pod, CancellationToken ct) => Task.FromResult<string?>("token-of-" + pod.Metadata.Name);
+    public int TokenRequests;
+
+    public Task<string?> ServiceAccountTokenAsync(V1Pod pod, CancellationToken ct)
+    {
+        Interlocked.Increment(ref TokenRequests);
+        return Task.FromResult<string?>("token-of-" + pod.Metadata.Name);
+    }
 }
 
 internal sealed class FakeSandboxes : ISandboxManager
@@ -75,6 +95,14 @@ internal sealed class FakeSandboxes : ISandboxManager
     {
         Calls.Add("create " + spec.Netns);
         return Task.CompletedTask;
+    }
+
+    public bool RepairResult { get; set; } = true;
+
+    public Task<bool> RepairAsync(SandboxSpec spec, int? livePid, CancellationToken ct)
+    {
+        Calls.Add($"repair {spec.Netns} {livePid}");
+        return Task.FromResult(RepairResult);
     }
 
     public Task WriteFilesAsync(SandboxSpec spec, string resolvConf, string hosts, CancellationToken ct)
@@ -159,13 +187,15 @@ internal sealed class FakeProber : IProber
 
     public List<string> Handlers { get; } = [];
 
+    public string? HandlerError { get; set; }
+
     public Task<ProbeOutcome> ProbeAsync(ProbeTarget target, V1Probe probe, CancellationToken ct) =>
         Task.FromResult(Result(target.Container.Name, probe) ? new ProbeOutcome(true) : new ProbeOutcome(false, "fake failure"));
 
     public Task<string?> RunHandlerAsync(ProbeTarget target, V1LifecycleHandler handler, CancellationToken ct)
     {
         Handlers.Add(target.Container.Name);
-        return Task.FromResult<string?>(null);
+        return Task.FromResult(HandlerError);
     }
 }
 

@@ -15,6 +15,7 @@ public sealed class PodWorkerTests : IDisposable
     private readonly FakeSandboxes _sandboxes = new();
     private readonly FakePodApi _api = new();
     private readonly FakeProber _prober = new();
+    private readonly FakeDependencies _deps = new();
 
     public void Dispose()
     {
@@ -28,7 +29,7 @@ public sealed class PodWorkerTests : IDisposable
     {
         var services = new RuntimeServices(
             new RuntimeOptions { NodeName = "n1", DataDir = _dir, NetnsPrefix = "sb-test01", NodeIps = ["172.18.0.11", "fd00:172:18::11"], ClusterDns = ["10.96.0.10"] },
-            _sandboxes, _launcher, _prober, _api, new FakeDependencies(), _time, NullLogger.Instance)
+            _sandboxes, _launcher, _prober, _api, _deps, _time, NullLogger.Instance)
         {
             Cni = _cni,
             Agnhost = "/x/switchboard-agnhost",
@@ -88,6 +89,20 @@ public sealed class PodWorkerTests : IDisposable
     }
 
     [Fact]
+    public async Task Sync_SomeoneElseSetReadyFalse_StatusWrittenAgain()
+    {
+        var pod = Pod();
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        pod.Status = k8s.KubernetesJson.Deserialize<V1PodStatus>(k8s.KubernetesJson.Serialize(pod.Status));
+        pod.Status.Conditions.Single(c => c.Type == "Ready").Status = "False";
+        worker.Update(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(2, _api.StatusWrites);
+        Assert.Equal("True", Status(pod).Conditions.Single(c => c.Type == "Ready").Status);
+    }
+
+    [Fact]
     public async Task Sync_CniAddFails_EventDelThenRetryWithBackoff()
     {
         _cni.FailAdds = 1;
@@ -144,6 +159,41 @@ public sealed class PodWorkerTests : IDisposable
         _launcher.Exit(worker.Record.Containers["c"].Pid!.Value, 1);
         await worker.SyncAsync(CancellationToken.None);
         Assert.StartsWith("back-off 20s", Status(pod).ContainerStatuses.Single().State.Waiting.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sync_CrashLoop_OneBackOffEventPerCrash()
+    {
+        var worker = Worker(Pod());
+        await worker.SyncAsync(CancellationToken.None);
+        _launcher.Exit(worker.Record.Containers["c"].Pid!.Value, 1);
+        await worker.SyncAsync(CancellationToken.None);
+        _launcher.Exit(worker.Record.Containers["c"].Pid!.Value, 1);
+        await worker.SyncAsync(CancellationToken.None);
+        await worker.SyncAsync(CancellationToken.None);
+        var backoff = Assert.Single(_api.Events, e => e.Reason == "BackOff");
+        Assert.Equal("Back-off restarting failed container c in pod p_default(uid-1)", backoff.Message);
+    }
+
+    [Fact]
+    public async Task Sync_PostStartHookFails_EventKillAndRestart()
+    {
+        var pod = Pod("Always", new V1Container
+        {
+            Name = "c",
+            Image = "x",
+            Command = ["sleep"],
+            Lifecycle = new V1Lifecycle { PostStart = new V1LifecycleHandler { Exec = new V1ExecAction { Command = ["false"] } } },
+        });
+        _prober.HandlerError = "command 'false' exited with 1";
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Contains(_api.Events, e => e.Reason == "FailedPostStartHook" && e.Message.Contains("exited with 1", StringComparison.Ordinal));
+        Assert.Equal(15, _launcher.Signals.Single().Signal);
+        _prober.HandlerError = null;
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(2, _launcher.Started.Count);
+        Assert.Equal(1, Status(pod).ContainerStatuses[0].RestartCount);
     }
 
     [Fact]
@@ -324,6 +374,26 @@ public sealed class PodWorkerTests : IDisposable
     }
 
     [Fact]
+    public async Task Sync_FinalDeleteFails_RetriedWithoutRestartingAnything()
+    {
+        var pod = Pod();
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        pod.Metadata.DeletionTimestamp = _time.GetUtcNow().UtcDateTime;
+        pod.Metadata.DeletionGracePeriodSeconds = 0;
+        worker.Update(pod);
+        _api.FailDeletes = 1;
+        await Assert.ThrowsAsync<HttpRequestException>(() => worker.SyncAsync(CancellationToken.None));
+        Assert.False(worker.Finished);
+        Assert.False(Directory.Exists(worker.PodDir));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.True(worker.Finished);
+        Assert.Equal(["uid-1"], _api.Deleted);
+        Assert.Single(_launcher.Started);
+        Assert.False(Directory.Exists(worker.PodDir));
+    }
+
+    [Fact]
     public async Task Sync_ContainerIgnoresSigterm_SigkillAfterGrace()
     {
         var pod = Pod();
@@ -376,6 +446,50 @@ public sealed class PodWorkerTests : IDisposable
         await worker.SyncAsync(CancellationToken.None);
         Assert.Equal(Path.Combine(worker.PodDir, "c", "0.log"), worker.Views["c"].PreviousLog);
         Assert.Equal(Path.Combine(worker.PodDir, "c", "1.log"), worker.Views["c"].CurrentLog);
+    }
+
+    [Fact]
+    public async Task Sync_AdoptedSandboxLostWithItsContainers_AddressReleasedAndSandboxRebuilt()
+    {
+        var pod = Pod();
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        _launcher.Exit(worker.Record.Containers["c"].Pid!.Value, 0);
+        worker.Record.Save(worker.PodDir);
+        _sandboxes.RepairResult = false;
+        var services = new RuntimeServices(new RuntimeOptions { NodeName = "n1", DataDir = _dir, NetnsPrefix = "sb-test01" }, _sandboxes, _launcher, _prober, _api, new FakeDependencies(), _time, NullLogger.Instance) { Cni = _cni, Agnhost = "a" };
+        var adopted = new PodWorker(services, PodRecord.Load(worker.PodDir)!, pod);
+        _cni.Calls.Clear();
+        await adopted.SyncAsync(CancellationToken.None);
+        Assert.Equal(["DEL uid-1", "ADD uid-1"], _cni.Calls);
+        Assert.Contains(_sandboxes.Calls, c => c.StartsWith("repair ", StringComparison.Ordinal));
+        Assert.Equal(2, _launcher.Started.Count);
+    }
+
+    [Fact]
+    public async Task Sync_ServiceAccountToken_WrittenThenRenewedAt80PercentOfItsLifetime()
+    {
+        var worker = Worker(Pod());
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal("token-of-p", await File.ReadAllTextAsync(Path.Combine(worker.PodDir, "serviceaccount", "token")));
+        Assert.Equal("default", await File.ReadAllTextAsync(Path.Combine(worker.PodDir, "serviceaccount", "namespace")));
+        _time.Advance(TimeSpan.FromHours(19));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(1, _deps.TokenRequests);
+        _time.Advance(TimeSpan.FromHours(1));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(2, _deps.TokenRequests);
+    }
+
+    [Fact]
+    public async Task Sync_AutomountDisabled_NoToken()
+    {
+        var pod = Pod();
+        pod.Spec.AutomountServiceAccountToken = false;
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal(0, _deps.TokenRequests);
+        Assert.False(File.Exists(Path.Combine(worker.PodDir, "serviceaccount", "token")));
     }
 
     [Fact]

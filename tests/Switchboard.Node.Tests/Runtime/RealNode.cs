@@ -26,6 +26,7 @@ internal sealed class RealNode : IAsyncDisposable
             NodeName = id + "-node",
             DataDir = DataDir,
             NetnsPrefix = id,
+            ExclusivePrefix = true,
             NodeNetns = id + "-n",
             NodeIps = ["172.30.0.2"],
             ClusterDns = ["10.96.0.10"],
@@ -55,7 +56,7 @@ internal sealed class RealNode : IAsyncDisposable
     }
 
     /// <summary>A fresh runtime object over the same data dir (what a restarted agent makes).</summary>
-    public PodRuntime NewRuntime()
+    public PodRuntime NewRuntime(params string[] podCidrs)
     {
         var runtime = new PodRuntime(new RuntimeServices(
             Options,
@@ -66,11 +67,13 @@ internal sealed class RealNode : IAsyncDisposable
             Dependencies,
             TimeProvider.System,
             NullLogger.Instance));
-        runtime.SetPodCidrs(["10.244.7.0/24", "fd00:10:244:7::/64"]);
+        runtime.SetPodCidrs(podCidrs.Length > 0 ? podCidrs : ["10.244.7.0/24", "fd00:10:244:7::/64"]);
         return runtime;
     }
 
     public Task StartRuntimeAsync(params V1Pod[] pods) => Runtime.StartAsync(pods, _stop.Token);
+
+    public void UseRuntime(PodRuntime runtime) => Runtime = runtime;
 
     /// <summary>Stops the workers as an agent that exits does: containers keep running.</summary>
     public async Task StopAgentAsync()
@@ -154,21 +157,8 @@ internal sealed class RealNode : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        // Kill every container process recorded by any pod dir (they outlive runtimes by design).
-        if (Directory.Exists(Path.Combine(DataDir, "pods")))
-        {
-            foreach (var dir in Directory.EnumerateDirectories(Path.Combine(DataDir, "pods")))
-            {
-                foreach (var c in (IEnumerable<ContainerRecord>?)PodRecord.Load(dir)?.Containers.Values ?? [])
-                {
-                    if (c.Process is { } p)
-                    {
-                        new PosixSpawnLauncher().Signal(p, Signals.SigKill);
-                        new PosixSpawnLauncher().Poll(p);
-                    }
-                }
-            }
-        }
+        // Container processes outlive runtimes by design: the cleanup every node owner runs.
+        await PodCleanup.RemoveAllAsync(DataDir, Id, CancellationToken.None);
         await Sh($"grep -o ' {DataDir}/[^ ]*' /proc/self/mountinfo | sort -r | while read m; do umount -l \"$m\"; done; " +
                  $"for n in $(ls /run/netns | grep '^{Id}'); do ip netns del $n; done; rm -rf /etc/netns/{Id}-* {DataDir}");
         _stop.Dispose();

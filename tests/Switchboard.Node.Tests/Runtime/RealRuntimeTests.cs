@@ -72,14 +72,16 @@ S(('::', 8080), H).serve_forever()
         Assert.Equal(netns, view.NetworkNamespace);
 
         // Exec through the locator's prefix, as the kubelet API does: the Pod's hostname and its eth0 address.
-        var exec = await RealNode.Sh(string.Join(' ', view.ExecPrefix.Select(a => "'" + a + "'")) + " sh -c 'hostname; ip -o -4 addr show eth0'");
-        Assert.Contains(pod.Metadata.Name, exec.Output, StringComparison.Ordinal);
-        Assert.Contains(status.PodIPs[0].Ip + "/", exec.Output, StringComparison.Ordinal);
+        var exec = await RealRuntimeTestsHelpers.ExecAsync(view, "hostname; ip -o -4 addr show eth0");
+        Assert.StartsWith(pod.Metadata.Name + "\n", exec, StringComparison.Ordinal);
+        Assert.Contains(status.PodIPs[0].Ip + "/", exec, StringComparison.Ordinal);
 
         // An agent restart: a new runtime object re-adopts the running containers instead of restarting them.
         var pids = PodRecord.Load(podDir)!.Containers.ToDictionary(kv => kv.Key, kv => kv.Value.Pid);
         await node.StopAgentAsync();
         Assert.True(PosixSpawnLauncher.IsAlive(PodRecord.Load(podDir)!.Containers["web"].Process!.Value));
+        // An agent that ran in a private mount namespace (ip netns exec) loses its namespace-file mounts when it exits.
+        Assert.Equal(0, (await RealNode.Sh($"umount {podDir}/uts {podDir}/mnt")).Code);
         await using (var restarted = new RestartedAgent(node))
         {
             await restarted.Runtime.StartAsync([pod], restarted.Stop.Token);
@@ -88,6 +90,9 @@ S(('::', 8080), H).serve_forever()
             Assert.Equal(pids, after.Containers.ToDictionary(kv => kv.Key, kv => kv.Value.Pid));
             Assert.All(after.Containers.Values, c => Assert.Equal(0, c.RestartCount));
             Assert.Equal(pod.Metadata.Name, await node.HttpGetFromNodeAsync(status.PodIPs[0].Ip, 8080));
+            var repaired = restarted.Runtime.Find("default", pod.Metadata.Name, "web")!;
+            var again = await RealRuntimeTestsHelpers.ExecAsync(repaired, "hostname; cat /var/run/secrets/kubernetes.io/serviceaccount/token");
+            Assert.Equal(pod.Metadata.Name + "\ntoken-of-" + pod.Metadata.Name, again.Trim());
 
             // Graceful deletion: SIGTERM reaches the container (its trap logs), then everything is removed and the Pod deleted.
             var deleting = k8s.KubernetesJson.Deserialize<V1Pod>(k8s.KubernetesJson.Serialize(pod));
@@ -129,5 +134,16 @@ S(('::', 8080), H).serve_forever()
             await Runtime.WhenStoppedAsync();
             Stop.Dispose();
         }
+    }
+}
+
+internal static class RealRuntimeTestsHelpers
+{
+    /// <summary>Runs a shell command through the container's exec prefix, as the kubelet API does.</summary>
+    public static async Task<string> ExecAsync(ContainerView view, string script)
+    {
+        var r = await RealNode.Sh(string.Join(' ', view.ExecPrefix.Select(a => "'" + a + "'")) + " sh -c '" + script + "'");
+        Assert.True(r.Code == 0, r.Output);
+        return r.Output;
     }
 }
