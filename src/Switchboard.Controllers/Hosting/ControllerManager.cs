@@ -9,6 +9,7 @@ using Switchboard.Controllers.LoadBalancer;
 using Switchboard.Controllers.Namespaces;
 using Switchboard.Controllers.Nodes;
 using Switchboard.Controllers.Scheduling;
+using Switchboard.Controllers.ServiceAccounts;
 using Switchboard.Controllers.Workloads;
 
 namespace Switchboard.Controllers.Hosting;
@@ -71,6 +72,9 @@ public sealed partial class ControllerManager : IAsyncDisposable
         var scheduler = new Scheduler(informers, client, loggers, time);
         manager._owned.Add(scheduler);
         manager._running.Add(Task.Run(() => scheduler.RunAsync(manager._stop.Token)));
+        var serviceAccounts = new ServiceAccountsController(informers, client, loggers, time);
+        manager._owned.Add(serviceAccounts);
+        manager._running.Add(Task.Run(() => serviceAccounts.RunAsync(manager._stop.Token)));
         manager._running.Add(informers.RunAsync(manager._stop.Token));
         var ipam = new NodeIpamController(client, clusterCidr, loggers, time);
         manager._owned.Add(ipam);
