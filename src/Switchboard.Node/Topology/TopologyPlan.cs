@@ -79,6 +79,11 @@ internal sealed class TopologyPlan
             steps.Add(Ip("-n", node.Namespace, "addr", "add", node.Ipv4 + "/24", "dev", node.NodeLink));
             steps.Add(Ip("-n", node.Namespace, "addr", "add", node.Ipv6 + "/64", "dev", node.NodeLink, "nodad"));
             steps.Add(Ip("-n", node.Namespace, "link", "set", node.NodeLink, "up"));
+            // A default route via the underlay gateway, as a real node has one: traffic the node itself sends to a
+            // Service IP needs a route before nftables' output hook can DNAT it. The underlay has no uplink, so
+            // nothing reaches beyond the cluster network.
+            steps.Add(Ip("-n", node.Namespace, "route", "add", "default", "via", GatewayIpv4));
+            steps.Add(Ip("-n", node.Namespace, "-6", "route", "add", "default", "via", GatewayIpv6));
         }
         return steps;
     }
