@@ -30,26 +30,30 @@ internal static class ClusterDnsAddOn
         {
             Metadata = new V1ObjectMeta { Name = DeploymentName, NamespaceProperty = Namespace },
         }, Namespace, cancellationToken: ct)).ConfigureAwait(false);
-        await CreateIfMissingAsync(() => client.CoreV1.CreateNamespacedServiceAsync(new V1Service
+        // Read first: creating a Service whose fixed ClusterIP it already holds fails on the IP (422), not on the name.
+        if (!await ExistsAsync(() => client.CoreV1.ReadNamespacedServiceAsync(ServiceName, Namespace, cancellationToken: ct)).ConfigureAwait(false))
         {
-            Metadata = new V1ObjectMeta
+            await CreateIfMissingAsync(() => client.CoreV1.CreateNamespacedServiceAsync(new V1Service
             {
-                Name = ServiceName,
-                NamespaceProperty = Namespace,
-                Labels = new Dictionary<string, string>(labels) { ["kubernetes.io/cluster-service"] = "true", ["kubernetes.io/name"] = "CoreDNS" },
-            },
-            Spec = new V1ServiceSpec
-            {
-                ClusterIP = up.ClusterDns.ToString(),
-                Selector = labels,
-                Ports =
-                [
-                    new V1ServicePort { Name = "dns", Port = 53, Protocol = "UDP", TargetPort = 53 },
-                    new V1ServicePort { Name = "dns-tcp", Port = 53, Protocol = "TCP", TargetPort = 53 },
-                    new V1ServicePort { Name = "metrics", Port = 9153, Protocol = "TCP", TargetPort = 9153 },
-                ],
-            },
-        }, Namespace, cancellationToken: ct)).ConfigureAwait(false);
+                Metadata = new V1ObjectMeta
+                {
+                    Name = ServiceName,
+                    NamespaceProperty = Namespace,
+                    Labels = new Dictionary<string, string>(labels) { ["kubernetes.io/cluster-service"] = "true", ["kubernetes.io/name"] = "CoreDNS" },
+                },
+                Spec = new V1ServiceSpec
+                {
+                    ClusterIP = up.ClusterDns.ToString(),
+                    Selector = labels,
+                    Ports =
+                    [
+                        new V1ServicePort { Name = "dns", Port = 53, Protocol = "UDP", TargetPort = 53 },
+                        new V1ServicePort { Name = "dns-tcp", Port = 53, Protocol = "TCP", TargetPort = 53 },
+                        new V1ServicePort { Name = "metrics", Port = 9153, Protocol = "TCP", TargetPort = 9153 },
+                    ],
+                },
+            }, Namespace, cancellationToken: ct)).ConfigureAwait(false);
+        }
 
         var deployment = Deployment(up, labels);
         try
@@ -165,6 +169,19 @@ internal static class ClusterDnsAddOn
         }
         bytes.AddRange([0, 0, 1, 0, 1]);
         return [.. bytes];
+    }
+
+    private static async Task<bool> ExistsAsync(Func<Task> read)
+    {
+        try
+        {
+            await read().ConfigureAwait(false);
+            return true;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
     }
 
     private static async Task CreateIfMissingAsync(Func<Task> create)

@@ -33,7 +33,23 @@ public sealed class PodNetworkTests(UpClusterFixture cluster)
     public async Task Deployment_SixReplicas_SpreadOverEveryNode_EveryPodReachesEveryOtherInBothFamiliesWithoutNat()
     {
         var ns = await cluster.NamespaceAsync("net");
-        (await K.RunAsync("create", "deployment", "web", "-n", ns, "--image", Agnhost, "--replicas", "6", "--", "/agnhost", "netexec", "--http-port=8080")).ShouldSucceed();
+        var deployment = $$"""
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: { name: web }
+            spec:
+              replicas: 6
+              selector: { matchLabels: { app: web } }
+              template:
+                metadata: { labels: { app: web } }
+                spec:
+                  containers:
+                  - name: agnhost
+                    image: {{Agnhost}}
+                    command: ["/agnhost", "netexec", "--http-port=8080"]
+                    readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 1 }
+            """;
+        (await K.RunAsync(["apply", "-n", ns, "-f", "-"], stdin: deployment)).ShouldSucceed();
         (await K.RunAsync(["rollout", "status", "deployment/web", "-n", ns, "--timeout", "120s"], stdin: null, timeout: TimeSpan.FromSeconds(150))).ShouldSucceed();
         var pods = await PodsAsync(ns, "app=web");
         Assert.Equal(6, pods.Count);
@@ -84,6 +100,7 @@ public sealed class PodNetworkTests(UpClusterFixture cluster)
               - name: server
                 image: {{Agnhost}}
                 args: ["netexec", "--http-port=8080"]
+                readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 }
               - name: client
                 image: {{Agnhost}}
                 args: ["pause"]
@@ -110,6 +127,7 @@ public sealed class PodNetworkTests(UpClusterFixture cluster)
                 image: {{Agnhost}}
                 args: ["netexec", "--http-port=8080"]
                 ports: [{ containerPort: 8080, hostPort: 31080 }]
+                readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 }
             ---
             apiVersion: v1
             kind: Pod
@@ -133,12 +151,17 @@ public sealed class PodNetworkTests(UpClusterFixture cluster)
     {
         var ns = await cluster.NamespaceAsync("exec");
         (await K.RunAsync("run", "box", "-n", ns, "--image", Agnhost, "--", "/agnhost", "netexec", "--http-port=8080")).ShouldSucceed();
+        // Ready means running here (no probe); the log line follows within moments.
         (await K.RunAsync(["wait", "-n", ns, "pod/box", "--for=condition=Ready", "--timeout=90s"], stdin: null, timeout: TimeSpan.FromSeconds(120))).ShouldSucceed();
         var r = await K.RunAsync("exec", "-n", ns, "box", "--", "sh", "-c", "echo to-out; echo to-err >&2; exit 3");
         r.ShouldExit(3);
         Assert.Equal("to-out", r.Out);
         Assert.Contains("to-err", r.Stderr);
         Assert.Equal("hi", (await K.RunAsync(["exec", "-i", "-n", ns, "box", "--", "cat"], stdin: "hi")).ShouldSucceed().Out);
-        Assert.Contains("Started HTTP server on port 8080", (await K.RunAsync("logs", "-n", ns, "box")).ShouldSucceed().Stdout);
+        for (var i = 0; !(await K.RunAsync("logs", "-n", ns, "box")).ShouldSucceed().Stdout.Contains("Started HTTP server on port 8080"); i++)
+        {
+            Assert.True(i < 100, "the container's log never showed netexec's start line");
+            await Task.Delay(200);
+        }
     }
 }

@@ -30,7 +30,10 @@ public sealed class UpNodesTests(ITestOutputHelper output) : IDisposable
         var (nodes, kubeconfig) = await up.WaitReadyAsync();
         Assert.Equal(2, nodes);
         var id = up.ClusterId;
-        Assert.Equal(new[] { $"sb-{id}-n1", $"sb-{id}-n2", $"sb-{id}-u" }, (await UpProcess.NamespacesAsync(id)).Order());
+        // Node and underlay namespaces, plus one per Pod (the cluster DNS Pods of the bundled add-on).
+        var namespaces = await UpProcess.NamespacesAsync(id);
+        Assert.Equal(new[] { $"sb-{id}-n1", $"sb-{id}-n2", $"sb-{id}-u" }, namespaces.Where(n => !IsPodNamespace(n, id)).Order());
+        Assert.Equal(2, namespaces.Count(n => IsPodNamespace(n, id)));
         var kubectl = new Kubectl(kubeconfig, Path.Combine(_root, "kubectl-cache"), output);
 
         // Node IPAM may lag the ready line by a moment: poll for the CIDRs, then check everything on one read.
@@ -120,7 +123,7 @@ public sealed class UpNodesTests(ITestOutputHelper output) : IDisposable
             crashedAgents = crashed.RecordedPids();
             Assert.Equal(2, crashedAgents.Count);
             await crashed.KillHardAsync();
-            Assert.Equal(3, (await UpProcess.NamespacesAsync(id)).Count);
+            Assert.Equal(3, (await UpProcess.NamespacesAsync(id)).Count(n => !IsPodNamespace(n, id)));
             Assert.All(crashedAgents, pid => Assert.True(UpProcess.IsAlive(pid)));
 
             // A second `up` on the same data dir while the first one's lock is free again resumes it.
@@ -129,7 +132,7 @@ public sealed class UpNodesTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(2, nodes);
             Assert.Equal(id, again.ClusterId);
             Assert.All(crashedAgents, pid => Assert.False(UpProcess.IsAlive(pid), $"leftover agent {pid} still runs"));
-            Assert.Equal(3, (await UpProcess.NamespacesAsync(id)).Count);
+            Assert.Equal(3, (await UpProcess.NamespacesAsync(id)).Count(n => !IsPodNamespace(n, id)));
             var kubectl = new Kubectl(kubeconfig, Path.Combine(_root, "kubectl-cache"), output);
             var ready = (await kubectl.RunAsync("get", "nodes", "-o", "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}")).ShouldSucceed().Out;
             Assert.Equal("True True", ready);
@@ -147,4 +150,6 @@ public sealed class UpNodesTests(ITestOutputHelper output) : IDisposable
         }
         Assert.Empty(await UpProcess.NamespacesAsync(id));
     }
+
+    private static bool IsPodNamespace(string name, string id) => name.StartsWith($"sb-{id}-p", StringComparison.Ordinal);
 }

@@ -175,7 +175,17 @@ internal sealed partial class UpProcess : IAsyncDisposable
         }
         foreach (var ns in await NamespacesAsync(ClusterId))
         {
+            foreach (var pid in (await RunAsync("ip", "netns", "pids", ns)).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                await RunAsync("kill", "-KILL", pid.Trim());
+            }
             await RunAsync("ip", "netns", "delete", ns);
+        }
+        // Pod namespace files the runtime bind-mounted under the data dir.
+        var root = Path.GetFullPath(DataDir).TrimEnd('/') + "/";
+        foreach (var point in File.ReadLines("/proc/self/mounts").Select(l => l.Split(' ')[1]).Where(p => p.StartsWith(root, StringComparison.Ordinal)).OrderByDescending(p => p.Length))
+        {
+            await RunAsync("umount", "-l", point);
         }
     }
 }

@@ -126,7 +126,22 @@ public sealed class TopologyTests : IDisposable
         crashed.AddNamespace("sb-abc123-n7");
         var runner = new FakeCommandRunner();
         await new ClusterTopology(plan, runner, OwnedState.Load(_dir, plan.Id), NullLogger.Instance).RemoveAsync(CancellationToken.None);
-        Assert.Equal(["ip netns delete sb-abc123-n7", "ip netns delete sb-abc123-u"], runner.Commands);
+        Assert.Equal(["ip netns delete sb-abc123-n7", "ip netns delete sb-abc123-u"], runner.Commands.Where(c => c.StartsWith("ip netns delete", StringComparison.Ordinal)));
+        // Processes left in those namespaces (containers outlive their agents) are looked for first.
+        Assert.Equal(["ip netns pids sb-abc123-n7", "ip netns pids sb-abc123-u"], runner.Commands.Where(c => c.StartsWith("ip netns pids", StringComparison.Ordinal)).Order());
+    }
+
+    [Fact]
+    public async Task Remove_ProcessesLeftInNamespaces_TermThenKillTheSurvivors()
+    {
+        var plan = new TopologyPlan("abc123", 1, []);
+        var owned = OwnedState.Load(_dir, plan.Id);
+        owned.AddNamespace("sb-abc123-n1");
+        var runner = new FakeCommandRunner { OnCommand = c => c == "ip netns pids sb-abc123-n1" ? new CommandResult(0, "", "4242\n4243\n") : new CommandResult(0, "") };
+        await new ClusterTopology(plan, runner, owned, NullLogger.Instance) { StopGrace = TimeSpan.FromMilliseconds(300) }.RemoveAsync(CancellationToken.None);
+        Assert.Contains("kill -TERM 4242 4243", runner.Commands);
+        Assert.Contains("kill -KILL 4242 4243", runner.Commands);
+        Assert.True(runner.Commands.IndexOf("kill -KILL 4242 4243") < runner.Commands.IndexOf("ip netns delete sb-abc123-n1"));
     }
 
     [Fact]
