@@ -451,6 +451,103 @@ public sealed class ServiceTests(UpClusterFixture cluster)
     }
 
     [Fact]
+    public async Task ReplacedBackend_EstablishedConnectionKeepsItsTerminatingBackend_NewConnectionsGoToTheReadyOne()
+    {
+        var ns = await cluster.NamespaceAsync("svc-drain");
+        var backend = (string name) => $$"""
+            apiVersion: v1
+            kind: Pod
+            metadata: { name: {{name}}, labels: { app: web } }
+            spec:
+              terminationGracePeriodSeconds: 120
+              containers:
+              - name: netexec
+                image: {{Agnhost}}
+                args: ["netexec", "--http-port=8080", "--udp-port=8081", "--delay-shutdown=90"]
+
+            """;
+        await ApplyAsync(ns, backend("old") + "---\n" + ClientPod("client", node: null) + "---\n" + $$"""
+            apiVersion: v1
+            kind: Service
+            metadata: { name: web }
+            spec:
+              selector: { app: web }
+              ports: [{ port: 80, targetPort: 8080 }]
+            """);
+        var backends = await ReadyPodsAsync(ns, "web");
+        var client = (await ReadyPodsAsync(ns, "client")).Single();
+        var svc = await ServiceAsync(ns, "web");
+        await UntilAnswerAsync(ns, client.Name, $"http://{svc.Ipv4}:80/hostname", backends);
+
+        // One keep-alive connection asking every 0.5 s for 25 s, while "new" comes up and "old" is deleted.
+        var stream = "/usr/bin/python3 -c \"import http.client, time; c = http.client.HTTPConnection('" + svc.Ipv4 + "', 80, timeout=5)\n" +
+            "for i in range(50):\n  c.request('GET', '/hostname'); print(c.getresponse().read().decode(), flush=True); time.sleep(0.5)\"";
+        var streaming = ExecAsync(ns, client.Name, stream, TimeSpan.FromSeconds(120));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await ApplyAsync(ns, backend("new"));
+        (await K.RunAsync(["wait", "-n", ns, "pod/new", "--for=condition=Ready", "--timeout=60s"], stdin: null, timeout: TimeSpan.FromSeconds(90))).ShouldSucceed();
+        (await K.RunAsync("delete", "pod", "old", "-n", ns, "--wait=false")).ShouldSucceed();
+        await UntilSliceAsync(ns, "web", "{.items[*].endpoints[*].conditions.terminating}", o => o.Contains("true", StringComparison.Ordinal));
+
+        // New connections: only the ready endpoint once the proxy has the change.
+        await UntilAsync(ns, client.Name, $"for i in $(seq 10); do curl -s --max-time 3 http://{svc.Ipv4}:80/hostname; echo; done",
+            r => r.Lines.Count == 10 && r.Lines.All(l => l == "new"));
+
+        var lines = (await streaming).ShouldSucceed().Lines;
+        Assert.Equal(50, lines.Count);
+        Assert.All(lines, l => Assert.Equal("old", l));
+    }
+
+    [Fact]
+    public async Task LoadBalancerExternalTrafficPolicyLocal_FromTheHost_EveryRequestAnswered_SourceNotMasqueraded()
+    {
+        var ns = await cluster.NamespaceAsync("svc-lblocal");
+        var port = Random.Shared.Next(20000, 30000);
+        await ApplyAsync(ns, Backend("web-node2", "node2") + "---\n" + $$"""
+            apiVersion: v1
+            kind: Service
+            metadata: { name: web }
+            spec:
+              type: LoadBalancer
+              externalTrafficPolicy: Local
+              selector: { app: web }
+              ports: [{ port: {{port}}, targetPort: 8080 }]
+            """);
+        await ReadyPodsAsync(ns, "web");
+        await UntilServiceAsync(ns, "web", s => s.Ingress.Count > 0, "a LoadBalancer ingress IP");
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var url = $"http://{cluster.LbHost}:{port}";
+        var deadline = DateTime.UtcNow + Converge;
+        string? last = null;
+        while (last != "web-node2")
+        {
+            try
+            {
+                last = await http.GetStringAsync(url + "/hostname");
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                last = e.Message;
+            }
+            if (last != "web-node2" && DateTime.UtcNow > deadline)
+            {
+                throw new XunitException($"GET {url}/hostname never answered from web-node2; last: {last}");
+            }
+            await Task.Delay(500);
+        }
+
+        // The ECMP route only uses nodes whose healthCheckNodePort says they have a local endpoint, so no request
+        // lands on a node that would drop it; and the backend sees the publisher's underlay address (the
+        // underlay gateway 172.18.0.1), not a node's masquerade address.
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal("web-node2", await http.GetStringAsync(url + "/hostname"));
+            Assert.Equal("172.18.0.1", HostOf(await http.GetStringAsync(url + "/clientip")));
+        }
+    }
+
+    [Fact]
     public async Task Udp_EndpointReplaced_ClientWithAFixedSourcePortReachesTheNewBackend()
     {
         var ns = await cluster.NamespaceAsync("svc-udpct");
