@@ -448,6 +448,7 @@ public sealed class ServiceTests(UpClusterFixture cluster)
         Assert.Contains("\"ready\":false", conditions);
         var answers = await CurlManyAsync(ns, client.Name, $"http://{svc.Ipv4}:80/hostname", 10);
         Assert.All(answers, a => Assert.Equal("old", a));
+        await ForceDeleteAsync(ns, "old");
     }
 
     [Fact]
@@ -496,6 +497,7 @@ public sealed class ServiceTests(UpClusterFixture cluster)
         var lines = (await streaming).ShouldSucceed().Lines;
         Assert.Equal(50, lines.Count);
         Assert.All(lines, l => Assert.Equal("old", l));
+        await ForceDeleteAsync(ns, "old");
     }
 
     [Fact]
@@ -734,6 +736,10 @@ public sealed class ServiceTests(UpClusterFixture cluster)
             await Task.Delay(500);
         }
     }
+
+    /// <summary>Ends a draining Pod (--delay-shutdown) now, so it does not outlive its test.</summary>
+    private async Task ForceDeleteAsync(string ns, string pod) =>
+        (await K.RunAsync("delete", "pod", pod, "-n", ns, "--grace-period=0", "--force", "--ignore-not-found")).ShouldSucceed();
 
     private async Task<string> NodeIpAsync(string node)
     {
