@@ -34,6 +34,7 @@ public sealed class UpClusterFixture : IAsyncLifetime
         {
             await _up.DisposeAsync();
         }
+        // UpProcess.DisposeAsync stopped the cluster and unmounted the Pods' namespace files under the data dir.
         if (Directory.Exists(_root))
         {
             Directory.Delete(_root, recursive: true);
