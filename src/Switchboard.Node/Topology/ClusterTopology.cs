@@ -76,13 +76,29 @@ internal sealed partial class ClusterTopology(TopologyPlan plan, ICommandRunner 
                 continue;
             }
             owned.RemoveNamespace(ns);
-            var etc = Path.Combine("/etc/netns", ns);
-            if (Directory.Exists(etc))
+        }
+        // /etc/netns/<name> directories of this cluster (nodes' and Pods'), also of namespaces already gone.
+        if (Directory.Exists(EtcNetns))
+        {
+            foreach (var dir in Directory.EnumerateDirectories(EtcNetns))
             {
-                Directory.Delete(etc, recursive: true);
+                if (plan.Owns(Path.GetFileName(dir)))
+                {
+                    try
+                    {
+                        Directory.Delete(dir, recursive: true);
+                    }
+                    catch (IOException e)
+                    {
+                        Log.DeleteFailed(logger, dir, e.Message);
+                    }
+                }
             }
         }
     }
+
+    /// <summary>Where `ip netns exec` finds per-namespace files; a parameter so unit tests never touch the real one.</summary>
+    public string EtcNetns { get; init; } = "/etc/netns";
 
     /// <summary>How long processes in the cluster's namespaces get between SIGTERM and SIGKILL.</summary>
     public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(3);

@@ -107,6 +107,11 @@ public sealed class UpNodesTests(ITestOutputHelper output) : IDisposable
         Assert.True(exit == 0, $"`up` exited with {exit} on SIGTERM:\n{up.Output}");
         Assert.Empty(await UpProcess.NamespacesAsync(id));
         Assert.All(agents, pid => Assert.False(UpProcess.IsAlive(pid), $"agent {pid} still runs"));
+        // Nor /etc/netns directories, Pod processes (the cluster DNS Pods ran) or mounts under the data dir.
+        Assert.Empty(Directory.Exists("/etc/netns") ? Directory.EnumerateDirectories("/etc/netns", $"sb-{id}-*") : []);
+        Assert.DoesNotContain(File.ReadLines("/proc/self/mounts"), l => l.Contains(dataDir, StringComparison.Ordinal));
+        Assert.DoesNotContain(Directory.EnumerateDirectories("/proc").Select(d => Path.Combine(d, "cmdline")).Where(File.Exists).Select(f => { try { return File.ReadAllText(f); } catch (IOException) { return ""; } }),
+            c => c.Contains(dataDir, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -132,6 +132,20 @@ public sealed class TopologyTests : IDisposable
     }
 
     [Fact]
+    public async Task Remove_EtcNetnsDirectoriesOfThisClusterOnly_EvenWhenTheirNamespaceIsGone()
+    {
+        var plan = new TopologyPlan("abc123", 1, []);
+        var etc = Path.Combine(_dir, "etc-netns");
+        foreach (var name in new[] { "sb-abc123-pq1w2", "sb-abc123-n1", "sb-zzz999-p1", "other" })
+        {
+            Directory.CreateDirectory(Path.Combine(etc, name));
+            await File.WriteAllTextAsync(Path.Combine(etc, name, "resolv.conf"), "nameserver 10.96.0.10\n");
+        }
+        await new ClusterTopology(plan, new FakeCommandRunner(), OwnedState.Load(_dir, plan.Id), NullLogger.Instance) { EtcNetns = etc }.RemoveAsync(CancellationToken.None);
+        Assert.Equal(["other", "sb-zzz999-p1"], Directory.EnumerateDirectories(etc).Select(Path.GetFileName).Order());
+    }
+
+    [Fact]
     public async Task Remove_ProcessesLeftInNamespaces_TermThenKillTheSurvivors()
     {
         var plan = new TopologyPlan("abc123", 1, []);
