@@ -181,6 +181,14 @@ internal sealed partial class UpProcess : IAsyncDisposable
             }
             await RunAsync("ip", "netns", "delete", ns);
         }
+        // /etc/netns directories of this cluster (after a clean stop `up` removed them itself).
+        if (Directory.Exists("/etc/netns"))
+        {
+            foreach (var dir in Directory.EnumerateDirectories("/etc/netns", $"sb-{ClusterId}-*"))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
         // Pod namespace files the runtime bind-mounted under the data dir.
         var root = Path.GetFullPath(DataDir).TrimEnd('/') + "/";
         foreach (var point in File.ReadLines("/proc/self/mounts").Select(l => l.Split(' ')[1]).Where(p => p.StartsWith(root, StringComparison.Ordinal)).OrderByDescending(p => p.Length))
