@@ -45,6 +45,65 @@ public sealed class RateLimitingQueue<T> : IDisposable
     /// <summary>Marks the item processed.</summary>
     public void Done(T item) => _queue.Done(item);
 
+    /// <summary>
+    /// client-go's <c>processNextWorkItem</c> loop on <paramref name="workers"/> tasks until the queue shuts down:
+    /// a key that syncs is forgotten; one that throws (anything but this run's own cancellation) is requeued with
+    /// back-off when <paramref name="retry"/> says so, otherwise forgotten. The queue is shut down when the run ends.
+    /// </summary>
+    public async Task RunWorkersAsync(int workers, Func<T, CancellationToken, Task> sync, Func<T, Exception, bool> retry, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sync);
+        ArgumentNullException.ThrowIfNull(retry);
+        try
+        {
+            var tasks = new Task[Math.Max(1, workers)];
+            for (var i = 0; i < tasks.Length; i++)
+            {
+                tasks[i] = Task.Run(() => WorkAsync(sync, retry, cancellationToken), cancellationToken);
+            }
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            ShutDown();
+        }
+    }
+
+    private async Task WorkAsync(Func<T, CancellationToken, Task> sync, Func<T, Exception, bool> retry, CancellationToken ct)
+    {
+        while (true)
+        {
+            var (ok, item) = await TryTakeAsync(ct).ConfigureAwait(false);
+            if (!ok)
+            {
+                return;
+            }
+            try
+            {
+                await sync(item, ct).ConfigureAwait(false);
+                Forget(item);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                if (retry(item, e))
+                {
+                    AddRateLimited(item);
+                }
+                else
+                {
+                    Forget(item);
+                }
+            }
+            finally
+            {
+                Done(item);
+            }
+        }
+    }
+
     public void ShutDown()
     {
         if (Interlocked.Exchange(ref _shutDown, 1) == 0)

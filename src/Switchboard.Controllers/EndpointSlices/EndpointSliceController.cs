@@ -93,16 +93,10 @@ internal sealed partial class EndpointSliceController : IDisposable
             // information and not be looked at again until it changes.
             CheckNodeTopologyDistribution();
             Log.Started(_logger, _options.Workers, _services.Store.Count, _pods.Store.Count, _slices.Store.Count);
-            var workers = new List<Task>();
-            for (var i = 0; i < _options.Workers; i++)
-            {
-                workers.Add(Task.Run(() => WorkAsync(ct), ct));
-            }
-            if (_topology is not null)
-            {
-                workers.Add(Task.Run(() => TopologyWorkAsync(ct), ct));
-            }
-            await Task.WhenAll(workers).ConfigureAwait(false);
+            var topology = _topology is null
+                ? Task.CompletedTask
+                : _topologyQueue.RunWorkersAsync(1, CheckNodeTopologyDistributionAsync, static (_, _) => false, ct);
+            await Task.WhenAll(_queue.RunWorkersAsync(_options.Workers, SyncAsync, Retry, ct), topology).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -125,38 +119,15 @@ internal sealed partial class EndpointSliceController : IDisposable
         _topologyQueue.Dispose();
     }
 
-    private async Task WorkAsync(CancellationToken ct)
+    private bool Retry(string key, Exception e)
     {
-        while (true)
+        if (_queue.NumRequeues(key) < _options.MaxRetries)
         {
-            var (ok, key) = await _queue.TryTakeAsync(ct).ConfigureAwait(false);
-            if (!ok)
-            {
-                return;
-            }
-            try
-            {
-                await SyncAsync(key, ct).ConfigureAwait(false);
-                _queue.Forget(key);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-            {
-                if (_queue.NumRequeues(key) < _options.MaxRetries)
-                {
-                    Log.Retrying(_logger, key, e.Message);
-                    _queue.AddRateLimited(key);
-                }
-                else
-                {
-                    Log.Dropped(_logger, key, e);
-                    _queue.Forget(key);
-                }
-            }
-            finally
-            {
-                _queue.Done(key);
-            }
+            Log.Retrying(_logger, key, e.Message);
+            return true;
         }
+        Log.Dropped(_logger, key, e);
+        return false;
     }
 
     /// <summary>One Service: desired slices from the caches, then the writes.</summary>
@@ -328,24 +299,10 @@ internal sealed partial class EndpointSliceController : IDisposable
         }
     }
 
-    private async Task TopologyWorkAsync(CancellationToken ct)
+    private Task CheckNodeTopologyDistributionAsync(string key, CancellationToken ct)
     {
-        while (true)
-        {
-            var (ok, key) = await _topologyQueue.TryTakeAsync(ct).ConfigureAwait(false);
-            if (!ok)
-            {
-                return;
-            }
-            try
-            {
-                CheckNodeTopologyDistribution();
-            }
-            finally
-            {
-                _topologyQueue.Done(key);
-            }
-        }
+        CheckNodeTopologyDistribution();
+        return Task.CompletedTask;
     }
 
     /// <summary>Recomputes zone capacity and requeues the Services whose hints it leaves overloaded.</summary>

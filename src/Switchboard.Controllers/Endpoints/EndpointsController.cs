@@ -68,12 +68,7 @@ internal sealed partial class EndpointsController : IDisposable
             await Task.WhenAll(_services.WaitForSyncAsync(ct), _pods.WaitForSyncAsync(ct), _endpoints.WaitForSyncAsync(ct)).ConfigureAwait(false);
             CheckLeftoverEndpoints();
             Log.Started(_logger, _workers);
-            var workers = new List<Task>();
-            for (var i = 0; i < _workers; i++)
-            {
-                workers.Add(Task.Run(() => WorkAsync(ct), ct));
-            }
-            await Task.WhenAll(workers).ConfigureAwait(false);
+            await _queue.RunWorkersAsync(_workers, SyncAsync, Retry, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -108,38 +103,15 @@ internal sealed partial class EndpointsController : IDisposable
         }
     }
 
-    private async Task WorkAsync(CancellationToken ct)
+    private bool Retry(string key, Exception e)
     {
-        while (true)
+        if (_queue.NumRequeues(key) < 15)
         {
-            var (ok, key) = await _queue.TryTakeAsync(ct).ConfigureAwait(false);
-            if (!ok)
-            {
-                return;
-            }
-            try
-            {
-                await SyncAsync(key, ct).ConfigureAwait(false);
-                _queue.Forget(key);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-            {
-                if (_queue.NumRequeues(key) < 15)
-                {
-                    Log.Retrying(_logger, key, e.Message);
-                    _queue.AddRateLimited(key);
-                }
-                else
-                {
-                    Log.Dropped(_logger, key, e);
-                    _queue.Forget(key);
-                }
-            }
-            finally
-            {
-                _queue.Done(key);
-            }
+            Log.Retrying(_logger, key, e.Message);
+            return true;
         }
+        Log.Dropped(_logger, key, e);
+        return false;
     }
 
     internal async Task SyncAsync(string key, CancellationToken ct)

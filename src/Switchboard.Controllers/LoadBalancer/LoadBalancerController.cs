@@ -62,28 +62,7 @@ internal sealed partial class LoadBalancerController : IDisposable
                     }
                 }
             }
-            while (true)
-            {
-                var (ok, key) = await _queue.TryTakeAsync(ct).ConfigureAwait(false);
-                if (!ok)
-                {
-                    break;
-                }
-                try
-                {
-                    await SyncAsync(key, ct).ConfigureAwait(false);
-                    _queue.Forget(key);
-                }
-                catch (Exception e) when (e is HttpOperationException or HttpRequestException && !ct.IsCancellationRequested)
-                {
-                    Log.SyncFailed(_logger, key, e.Message);
-                    _queue.AddRateLimited(key);
-                }
-                finally
-                {
-                    _queue.Done(key);
-                }
-            }
+            await _queue.RunWorkersAsync(1, SyncAsync, Retry, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -236,6 +215,12 @@ internal sealed partial class LoadBalancerController : IDisposable
 
     // Informer objects are shared with the cache: never mutate them.
     private static V1Service Clone(V1Service s) => KubernetesJson.Deserialize<V1Service>(KubernetesJson.Serialize(s));
+
+    private bool Retry(string key, Exception e)
+    {
+        Log.SyncFailed(_logger, key, e.Message);
+        return true;
+    }
 
     private static partial class Log
     {

@@ -105,7 +105,7 @@ internal sealed partial class Scheduler : IDisposable
             await Task.WhenAll(_pods.WaitForSyncAsync(ct), _nodes.WaitForSyncAsync(ct)).ConfigureAwait(false);
             Log.Started(_logger);
             // One pod at a time, as upstream's scheduling cycle: each decision sees the previous one.
-            await WorkAsync(ct).ConfigureAwait(false);
+            await _queue.RunWorkersAsync(1, ScheduleOneAsync, Retry, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -126,30 +126,10 @@ internal sealed partial class Scheduler : IDisposable
         _queue.Dispose();
     }
 
-    private async Task WorkAsync(CancellationToken ct)
+    private bool Retry(string key, Exception e)
     {
-        while (true)
-        {
-            var (ok, key) = await _queue.TryTakeAsync(ct).ConfigureAwait(false);
-            if (!ok)
-            {
-                return;
-            }
-            try
-            {
-                await ScheduleOneAsync(key, ct).ConfigureAwait(false);
-                _queue.Forget(key);
-            }
-            catch (Exception e) when (e is HttpOperationException or HttpRequestException)
-            {
-                Log.Retrying(_logger, key, e.Message);
-                _queue.AddRateLimited(key);
-            }
-            finally
-            {
-                _queue.Done(key);
-            }
-        }
+        Log.Retrying(_logger, key, e.Message);
+        return true;
     }
 
     internal async Task ScheduleOneAsync(string key, CancellationToken ct)

@@ -48,28 +48,7 @@ internal sealed partial class ServiceAccountsController : IDisposable
         try
         {
             await Task.WhenAll(_namespaces.WaitForSyncAsync(ct), _accounts.WaitForSyncAsync(ct)).ConfigureAwait(false);
-            while (true)
-            {
-                var (ok, ns) = await _queue.TryTakeAsync(ct).ConfigureAwait(false);
-                if (!ok)
-                {
-                    return;
-                }
-                try
-                {
-                    await SyncAsync(ns, ct).ConfigureAwait(false);
-                    _queue.Forget(ns);
-                }
-                catch (Exception e) when (e is HttpOperationException or HttpRequestException && !ct.IsCancellationRequested)
-                {
-                    Log.Failed(_logger, ns, e.Message);
-                    _queue.AddRateLimited(ns);
-                }
-                finally
-                {
-                    _queue.Done(ns);
-                }
-            }
+            await _queue.RunWorkersAsync(1, SyncAsync, Retry, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -109,6 +88,12 @@ internal sealed partial class ServiceAccountsController : IDisposable
         {
             // Exists already (the cache lagged), or the namespace is going away.
         }
+    }
+
+    private bool Retry(string key, Exception e)
+    {
+        Log.Failed(_logger, key, e.Message);
+        return true;
     }
 
     private static partial class Log

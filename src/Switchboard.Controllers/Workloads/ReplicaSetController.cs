@@ -78,12 +78,7 @@ internal sealed partial class ReplicaSetController : IDisposable
         {
             await Task.WhenAll(_replicaSets.WaitForSyncAsync(ct), _pods.WaitForSyncAsync(ct)).ConfigureAwait(false);
             Log.Started(_logger, _workers);
-            var workers = new List<Task>();
-            for (var i = 0; i < _workers; i++)
-            {
-                workers.Add(Task.Run(() => WorkAsync(ct), ct));
-            }
-            await Task.WhenAll(workers).ConfigureAwait(false);
+            await _queue.RunWorkersAsync(_workers, SyncAsync, Retry, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -104,30 +99,10 @@ internal sealed partial class ReplicaSetController : IDisposable
         _queue.Dispose();
     }
 
-    private async Task WorkAsync(CancellationToken ct)
+    private bool Retry(string key, Exception e)
     {
-        while (true)
-        {
-            var (ok, key) = await _queue.TryTakeAsync(ct).ConfigureAwait(false);
-            if (!ok)
-            {
-                return;
-            }
-            try
-            {
-                await SyncAsync(key, ct).ConfigureAwait(false);
-                _queue.Forget(key);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-            {
-                Log.Retrying(_logger, key, e.Message);
-                _queue.AddRateLimited(key);
-            }
-            finally
-            {
-                _queue.Done(key);
-            }
-        }
+        Log.Retrying(_logger, key, e.Message);
+        return true;
     }
 
     internal async Task SyncAsync(string key, CancellationToken ct)
