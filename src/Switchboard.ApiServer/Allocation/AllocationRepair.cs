@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Switchboard.Api.Serialization;
 using Switchboard.ApiServer.Http;
 using Switchboard.ApiServer.Registry;
+using Switchboard.Core.Loops;
 
 namespace Switchboard.ApiServer.Allocation;
 
@@ -28,24 +29,21 @@ internal sealed partial class AllocationRepair : IAsyncDisposable
     private readonly ServiceAllocations _allocations;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly TimeSpan _interval;
     private readonly Dictionary<string, (DateTimeOffset First, int Runs)> _ipLeaks = new(StringComparer.Ordinal);
     private readonly Dictionary<int, (DateTimeOffset First, int Runs)> _portLeaks = [];
     private readonly SemaphoreSlim _runGate = new(1, 1);
-    private readonly CancellationTokenSource _stop = new();
-    private TaskCompletionSource _trigger = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TriggeredLoop _loop;
     private ApiRegistry? _registry;
     private Func<CancellationToken, Task>? _periodic;
-    private Task? _loop;
     private long _eventSequence;
-    private int _disposed;
 
     public AllocationRepair(ServiceAllocations allocations, TimeProvider time, ILogger logger, TimeSpan interval)
     {
         _allocations = allocations;
         _time = time;
         _logger = logger;
-        _interval = interval;
+        // A burst of deletes settles into one pass.
+        _loop = new TriggeredLoop(time, interval, PassAsync, e => Log.PassFailed(logger, e), settle: TimeSpan.FromSeconds(1));
     }
 
     /// <summary>Connects the registry (built after the strategies that hold this object); periodic runs extra work each pass.</summary>
@@ -64,66 +62,25 @@ internal sealed partial class AllocationRepair : IAsyncDisposable
     public Task RunOnceAsync(CancellationToken cancellationToken) => RunAsync(startup: false, cancellationToken);
 
     /// <summary>Starts the periodic loop.</summary>
-    public void Start() => _loop ??= Task.Run(() => LoopAsync(_stop.Token));
+    public void Start() => _loop.Start();
 
     /// <summary>Asks for a pass soon (an IPAddress was deleted by someone else).</summary>
-    public void Trigger() => _trigger.TrySetResult();
+    public void Trigger() => _loop.Trigger();
 
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-        await _stop.CancelAsync().ConfigureAwait(false);
-        if (_loop is not null)
-        {
-            try
-            {
-                await _loop.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        }
-        _stop.Dispose();
+        await _loop.DisposeAsync().ConfigureAwait(false);
         _runGate.Dispose();
     }
 
-    private async Task LoopAsync(CancellationToken ct)
+    private async Task<bool> PassAsync(CancellationToken ct)
     {
-        while (!ct.IsCancellationRequested)
+        if (_periodic is not null)
         {
-            var trigger = _trigger.Task;
-            var timer = Task.Delay(_interval, _time, ct);
-            await Task.WhenAny(trigger, timer).ConfigureAwait(false);
-            if (ct.IsCancellationRequested)
-            {
-                return;
-            }
-            if (trigger.IsCompleted)
-            {
-                _trigger = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                // Let a burst of deletes settle into one pass.
-                await Task.Delay(TimeSpan.FromSeconds(1), _time, ct).ConfigureAwait(false);
-            }
-            try
-            {
-                if (_periodic is not null)
-                {
-                    await _periodic(ct).ConfigureAwait(false);
-                }
-                await RunAsync(startup: false, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                Log.PassFailed(_logger, e);
-            }
+            await _periodic(ct).ConfigureAwait(false);
         }
+        await RunAsync(startup: false, ct).ConfigureAwait(false);
+        return false;
     }
 
     private async Task RunAsync(bool startup, CancellationToken ct)

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Switchboard.Api.Serialization;
 using Switchboard.ApiServer.Http;
 using Switchboard.ApiServer.Registry;
+using Switchboard.Core.Loops;
 
 namespace Switchboard.ApiServer.Allocation;
 
@@ -58,22 +59,19 @@ internal sealed partial class ServiceCidrController : IAsyncDisposable
     private readonly ServiceAllocations _allocations;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly TimeSpan _interval;
     private readonly SemaphoreSlim _runGate = new(1, 1);
-    private readonly CancellationTokenSource _stop = new();
-    private TaskCompletionSource _trigger = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TriggeredLoop _loop;
     private ApiRegistry? _registry;
     private Func<CancellationToken, Task>? _ensureDefault;
-    private Task? _loop;
     private volatile bool _anyTerminating;
-    private int _disposed;
 
     public ServiceCidrController(ServiceAllocations allocations, TimeProvider time, ILogger logger, TimeSpan interval)
     {
         _allocations = allocations;
         _time = time;
         _logger = logger;
-        _interval = interval;
+        // A deletion waiting for reservations in flight is looked at again shortly.
+        _loop = new TriggeredLoop(time, interval, RunOnceAsync, e => Log.PassFailed(logger, e), soon: PendingRetry);
     }
 
     /// <summary>Connects the registry (built after the strategies that hold this object) and the default ServiceCIDR's upkeep.</summary>
@@ -99,10 +97,10 @@ internal sealed partial class ServiceCidrController : IAsyncDisposable
         }
     }
 
-    public void Start() => _loop ??= Task.Run(() => LoopAsync(_stop.Token));
+    public void Start() => _loop.Start();
 
     /// <summary>A ServiceCIDR was written: a pass soon.</summary>
-    public void Trigger() => _trigger.TrySetResult();
+    public void Trigger() => _loop.Trigger();
 
     /// <summary>An IPAddress went away: it may have been the last one holding a terminating ServiceCIDR.</summary>
     public void TriggerIfTerminating()
@@ -115,57 +113,10 @@ internal sealed partial class ServiceCidrController : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-        await _stop.CancelAsync().ConfigureAwait(false);
-        if (_loop is not null)
-        {
-            try
-            {
-                await _loop.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        }
-        _stop.Dispose();
+        await _loop.DisposeAsync().ConfigureAwait(false);
         _runGate.Dispose();
     }
 
-    private async Task LoopAsync(CancellationToken ct)
-    {
-        var soon = false;
-        while (!ct.IsCancellationRequested)
-        {
-            var trigger = _trigger.Task;
-            var timer = Task.Delay(soon ? PendingRetry : _interval, _time, ct);
-            await Task.WhenAny(trigger, timer).ConfigureAwait(false);
-            if (ct.IsCancellationRequested)
-            {
-                return;
-            }
-            if (trigger.IsCompleted)
-            {
-                // Events that arrive during the pass ask for the next one.
-                _trigger = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            }
-            try
-            {
-                soon = await RunOnceAsync(ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                Log.PassFailed(_logger, e);
-                soon = false;
-            }
-        }
-    }
 
     private async Task<bool> SyncAsync(CancellationToken ct)
     {
