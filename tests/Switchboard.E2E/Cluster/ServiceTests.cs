@@ -161,6 +161,111 @@ public sealed class ServiceTests(UpClusterFixture cluster)
     }
 
     [Fact]
+    public async Task ExternalIp_FromAPodAndFromANodeNamespace_AnswersFromAServicePod()
+    {
+        var ns = await cluster.NamespaceAsync("svc-extip");
+        // An address no interface holds: nodes DNAT it in prerouting/output, as kube-proxy does for spec.externalIPs.
+        var externalIp = $"172.18.254.{Random.Shared.Next(2, 250)}";
+        await ApplyAsync(ns, Deployment("web", 2) + "---\n" + ClientPod("client", node: "node3") + "---\n" + HostClientPod("hostclient", "node2") + "---\n" + $$"""
+            apiVersion: v1
+            kind: Service
+            metadata: { name: web }
+            spec:
+              selector: { app: web }
+              externalIPs: ["{{externalIp}}"]
+              ports: [{ port: 8123, targetPort: 8080 }]
+            """);
+        var backends = await RolloutAsync(ns, "web");
+        var client = (await ReadyPodsAsync(ns, "client")).Single();
+        await ReadyPodsAsync(ns, "hostclient");
+
+        await UntilAnswerAsync(ns, client.Name, $"http://{externalIp}:8123/hostname", backends);
+        var answers = await CurlManyAsync(ns, client.Name, $"http://{externalIp}:8123/hostname", 6);
+        Assert.All(answers, a => Assert.Contains(a, backends.Select(b => b.Name)));
+
+        await UntilAnswerAsync(ns, "hostclient", $"http://{externalIp}:8123/hostname", backends);
+        var fromNode = await CurlManyAsync(ns, "hostclient", $"http://{externalIp}:8123/hostname", 6);
+        Assert.All(fromNode, a => Assert.Contains(a, backends.Select(b => b.Name)));
+    }
+
+    [Fact]
+    public async Task LoadBalancerSourceRanges_PodOutsideTheRangesIsDropped_InsideIsServed_NodePortUnaffected()
+    {
+        var ns = await cluster.NamespaceAsync("svc-lbsr");
+        var port = Random.Shared.Next(20000, 30000);
+        await ApplyAsync(ns, Deployment("web", 2) + "---\n" + ClientPod("client", node: "node1") + "---\n" + $$"""
+            apiVersion: v1
+            kind: Service
+            metadata: { name: closed }
+            spec:
+              type: LoadBalancer
+              loadBalancerSourceRanges: ["192.0.2.0/24"]
+              selector: { app: web }
+              ports: [{ port: {{port}}, targetPort: 8080 }]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: { name: open }
+            spec:
+              type: LoadBalancer
+              loadBalancerSourceRanges: ["192.0.2.0/24", "10.244.0.0/16"]
+              selector: { app: web }
+              ports: [{ port: {{port + 1}}, targetPort: 8080 }]
+            """);
+        var backends = await RolloutAsync(ns, "web");
+        var client = (await ReadyPodsAsync(ns, "client")).Single();
+        var closed = await UntilServiceAsync(ns, "closed", s => s.Ingress.Any(i => !i.Contains(':')), "an IPv4 ingress IP for closed");
+        var open = await UntilServiceAsync(ns, "open", s => s.Ingress.Any(i => !i.Contains(':')), "an IPv4 ingress IP for open");
+        var closedIp = closed.Ingress.First(i => !i.Contains(':'));
+        var openIp = open.Ingress.First(i => !i.Contains(':'));
+
+        // Both Services are programmed in the same sync once the open one answers.
+        await UntilAnswerAsync(ns, client.Name, $"http://{openIp}:{port + 1}/hostname", backends);
+        await UntilAnswerAsync(ns, client.Name, $"http://{closed.Ipv4}:{port}/hostname", backends);
+        var node1 = await NodeIpAsync("node1");
+        await UntilAnswerAsync(ns, client.Name, $"http://{node1}:{closed.NodePort}/hostname", backends);
+
+        // The firewall drops (no answer at all: curl exit 28), it does not reject.
+        var r = await ExecAsync(ns, client.Name, $"for i in 1 2 3; do curl -sS --max-time 2 http://{closedIp}:{port}/hostname; e=$?; echo; echo \"exit=$e\"; done");
+        Assert.Equal(3, r.Lines.Count(l => l == "exit=28"));
+        Assert.DoesNotContain(r.Lines, l => backends.Any(b => b.Name == l));
+    }
+
+    [Fact]
+    public async Task ServiceProxyNameLabel_ServiceForAnotherProxy_IsNotProgrammed()
+    {
+        var ns = await cluster.NamespaceAsync("svc-pxname");
+        await ApplyAsync(ns, Deployment("web", 2) + "---\n" + ClientPod("client", node: "node2") + "---\n" + $$"""
+            apiVersion: v1
+            kind: Service
+            metadata: { name: ours }
+            spec:
+              selector: { app: web }
+              ports: [{ port: 80, targetPort: 8080 }]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata:
+              name: theirs
+              labels: { service.kubernetes.io/service-proxy-name: some-other-proxy }
+            spec:
+              selector: { app: web }
+              ports: [{ port: 80, targetPort: 8080 }]
+            """);
+        var backends = await RolloutAsync(ns, "web");
+        var client = (await ReadyPodsAsync(ns, "client")).Single();
+        var ours = await ServiceAsync(ns, "ours");
+        var theirs = await ServiceAsync(ns, "theirs");
+
+        await UntilAnswerAsync(ns, client.Name, $"http://{ours.Ipv4}:80/hostname", backends);
+        // Its EndpointSlices exist (the controller does not care about the label); only the proxy skips it.
+        await UntilSliceAsync(ns, "theirs", "{.items[*].endpoints[*].conditions.ready}", v => v.Split(' ').Count(x => x == "true") == 2);
+        var r = await ExecAsync(ns, client.Name, $"for i in 1 2 3; do curl -sS --max-time 2 http://{theirs.Ipv4}:80/hostname; e=$?; echo; echo \"exit=$e\"; done");
+        Assert.DoesNotContain(r.Lines, l => backends.Any(b => b.Name == l));
+        Assert.Equal(3, r.Lines.Count(l => l.StartsWith("exit=", StringComparison.Ordinal) && l != "exit=0"));
+    }
+
+    [Fact]
     public async Task Hairpin_TheOnlyBackendCallsItsOwnService_AndAnswersItself()
     {
         var ns = await cluster.NamespaceAsync("svc-hairpin");
