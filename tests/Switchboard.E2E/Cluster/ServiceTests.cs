@@ -557,6 +557,63 @@ public sealed class ServiceTests(UpClusterFixture cluster)
     }
 
     [Fact]
+    public async Task ScaleDown_MidStream_EveryRequestIsAnswered_AndNewRequestsGoOnlyToTheRemainingPod()
+    {
+        var ns = await cluster.NamespaceAsync("svc-scale");
+        await ApplyAsync(ns, ClientPod("client", node: null) + "---\n" + $$"""
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: { name: web }
+            spec:
+              replicas: 3
+              selector: { matchLabels: { app: web } }
+              template:
+                metadata: { labels: { app: web } }
+                spec:
+                  terminationGracePeriodSeconds: 60
+                  containers:
+                  - name: netexec
+                    image: {{Agnhost}}
+                    args: ["netexec", "--http-port=8080", "--udp-port=-1", "--delay-shutdown=20"]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: { name: web }
+            spec:
+              selector: { app: web }
+              ports: [{ port: 80, targetPort: 8080 }]
+            """);
+        var backends = await RolloutAsync(ns, "web");
+        var client = (await ReadyPodsAsync(ns, "client")).Single();
+        var svc = await ServiceAsync(ns, "web");
+        await UntilAnswerAsync(ns, client.Name, $"http://{svc.Ipv4}:80/hostname", backends);
+
+        // ~12 s of requests, one connection each; the scale-down lands in the middle of them.
+        var stream = ExecAsync(ns, client.Name,
+            $"for i in $(seq 120); do r=$(curl -sS --max-time 3 http://{svc.Ipv4}:80/hostname 2>&1); echo \"$i $r\"; sleep 0.1; done",
+            TimeSpan.FromSeconds(120));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        (await K.RunAsync("scale", "deployment", "web", "-n", ns, "--replicas=1")).ShouldSucceed();
+        await UntilSliceAsync(ns, "web", "{.items[*].endpoints[*].conditions.terminating}", o => o.Split(' ').Count(t => t == "true") == 2);
+        var remaining = (await K.RunAsync("get", "pods", "-n", ns, "-l", "app=web", "-o",
+            "jsonpath={range .items[?(@.metadata.deletionTimestamp)]}{.metadata.name}{\"\\n\"}{end}")).ShouldSucceed().Out
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var survivor = Assert.Single(backends.Select(b => b.Name).Except(remaining));
+
+        var result = (await stream).ShouldSucceed();
+        var answers = result.Lines.Select(l => l[(l.IndexOf(' ', StringComparison.Ordinal) + 1)..]).ToList();
+        Assert.Equal(120, answers.Count);
+        Assert.All(answers, a => Assert.Contains(a, backends.Select(b => b.Name)));
+        // After the terminating endpoints left the ready set, new connections only reach the survivor.
+        var tail = await CurlManyAsync(ns, client.Name, $"http://{svc.Ipv4}:80/hostname", 15);
+        Assert.All(tail, a => Assert.Equal(survivor, a));
+        foreach (var gone in remaining)
+        {
+            await ForceDeleteAsync(ns, gone);
+        }
+    }
+
+    [Fact]
     public async Task ReplacedBackend_EstablishedConnectionKeepsItsTerminatingBackend_NewConnectionsGoToTheReadyOne()
     {
         var ns = await cluster.NamespaceAsync("svc-drain");
