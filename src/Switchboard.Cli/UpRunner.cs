@@ -35,9 +35,10 @@ internal static partial class UpRunner
             await Console.Error.WriteLineAsync("switchboard up: kernel mode needs root (network namespaces); run: sudo switchboard up ...").ConfigureAwait(false);
             return 1;
         }
-        if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip"))
+        var missing = Prerequisites.Missing(Environment.GetEnvironmentVariable("PATH"), "/usr/lib/cni", Prerequisites.IsExecutable);
+        if (missing.Count > 0)
         {
-            await Console.Error.WriteLineAsync("switchboard up: iproute2 is missing; run: apt-get install -y iproute2").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("switchboard up: " + Prerequisites.Describe(missing)).ConfigureAwait(false);
             return 1;
         }
         Directory.CreateDirectory(Path.Combine(options.DataDir, "logs"));

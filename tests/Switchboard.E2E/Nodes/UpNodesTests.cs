@@ -156,5 +156,36 @@ public sealed class UpNodesTests(ITestOutputHelper output) : IDisposable
         Assert.Empty(await UpProcess.NamespacesAsync(id));
     }
 
+    [Fact]
+    public async Task Up_WithoutTheHostPrograms_SaysWhatToInstall_AndCreatesNothing()
+    {
+        Assert.True(Environment.UserName == "root", "this test needs root (the root check comes first); CI runs as root");
+        var dataDir = Path.Combine(_root, "data-noprereq");
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "/usr/bin/dotnet";
+        var psi = new System.Diagnostics.ProcessStartInfo(dotnet)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "switchboard.dll"), "up", "--data-dir", dataDir, "--api-port", "0" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment["PATH"] = Path.Combine(_root, "empty-path");
+        using var process = System.Diagnostics.Process.Start(psi)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+
+        Assert.Equal(1, process.ExitCode);
+        Assert.Equal(
+            "switchboard up: missing ip, nsenter, nft, conntrack; install them with: apt-get install -y iproute2 util-linux nftables conntrack",
+            (await stderr).Trim());
+        Assert.DoesNotContain("ready:", await stdout);
+        Assert.False(File.Exists(Path.Combine(dataDir, "cluster-id")), "a refused `up` must not start a cluster");
+    }
+
     private static bool IsPodNamespace(string name, string id) => name.StartsWith($"sb-{id}-p", StringComparison.Ordinal);
 }
