@@ -505,11 +505,10 @@ internal sealed partial class PodWorker
             }
             return;
         }
-        var command = ContainerCommand.Resolve(container, _s.Agnhost);
-        if (!command.CanRun)
+        if (ContainerCommand.Resolve(container, _s.Agnhost) is { CanRun: false } cannot)
         {
-            c.WaitingReason = command.WaitingReason;
-            c.WaitingMessage = command.WaitingMessage;
+            c.WaitingReason = cannot.WaitingReason;
+            c.WaitingMessage = cannot.WaitingMessage;
             return;
         }
         Dictionary<string, string> env;
@@ -527,6 +526,7 @@ internal sealed partial class PodWorker
             c.WaitingMessage = e.Message;
             return;
         }
+        var command = ContainerCommand.Resolve(container, _s.Agnhost, env);
         var restart = c.Runs > 0;
         var restartCount = restart ? c.RestartCount + 1 : c.RestartCount;
         var log = PodNames.LogPath(PodDir, container.Name, restartCount);
