@@ -230,6 +230,69 @@ public sealed class ProbeTests(UpClusterFixture cluster)
         }
     }
 
+    [Fact]
+    public async Task Terminating_ReadinessKeepsRunningAndTurnsTheEndpointNotServing_LivenessIsOff()
+    {
+        // Upstream's "should mark readiness on pods to false while pod is in progress of terminating": netexec
+        // answers /readyz 503 from its SIGTERM on and keeps serving for --delay-shutdown; a liveness probe on the
+        // same path would restart it if it still ran.
+        var ns = await cluster.NamespaceAsync("probe-term");
+        try
+        {
+            await K.ApplyAsync(ns, $$"""
+                apiVersion: v1
+                kind: Pod
+                metadata: { name: drain, labels: { app: drain } }
+                spec:
+                  terminationGracePeriodSeconds: 30
+                  containers:
+                  - name: netexec
+                    image: {{ClusterSteps.Agnhost}}
+                    args: ["netexec", "--http-port=8080", "--delay-shutdown=8"]
+                    readinessProbe: { httpGet: { path: /readyz, port: 8080 }, periodSeconds: 1, failureThreshold: 1 }
+                    # The delay lets netexec start listening; after SIGTERM two failures (2 s of the 8) would restart it.
+                    livenessProbe: { httpGet: { path: /readyz, port: 8080 }, initialDelaySeconds: 3, periodSeconds: 1, failureThreshold: 2 }
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: { name: drain }
+                spec:
+                  selector: { app: drain }
+                  ports: [{ port: 80, targetPort: 8080 }]
+                """);
+            await K.WaitReadyAsync(ns, "drain");
+            await ClusterSteps.UntilAsync(async () =>
+            {
+                var eps = await K.EndpointsAsync(ns, "drain");
+                return (eps.Any(e => e.Pod == "drain" && e.Ready && e.Serving) ? "ok" : null, string.Join(", ", eps));
+            }, "pod/drain as a ready endpoint");
+
+            (await K.RunAsync("delete", "pod", "drain", "-n", ns, "--wait=false")).ShouldSucceed();
+            var pod = (JsonElement)await ClusterSteps.UntilAsync(async () =>
+            {
+                var p = await K.PodAsync(ns, "drain");
+                return (p.Condition("Ready") == "False" ? (object)p : null, p.At("status").GetRawText());
+            }, "the terminating Pod turning not Ready", TimeSpan.FromSeconds(30));
+            Assert.NotEqual("", pod.Str("metadata", "deletionTimestamp"));
+            Assert.Equal(JsonValueKind.Object, pod.ContainerStatus("netexec").At("state", "running").ValueKind);
+            await ClusterSteps.UntilAsync(async () =>
+            {
+                var eps = await K.EndpointsAsync(ns, "drain");
+                return (eps.Any(e => e.Pod == "drain" && e.Terminating && !e.Serving && !e.Ready) ? "ok" : null, string.Join(", ", eps));
+            }, "pod/drain as a terminating, not serving endpoint", TimeSpan.FromSeconds(30));
+
+            // The Pod goes once netexec exits after its delay; liveness never fired during the shutdown.
+            (await K.RunAsync(["wait", "-n", ns, "pod/drain", "--for=delete", "--timeout=60s"], stdin: null, timeout: TimeSpan.FromSeconds(90))).ShouldSucceed();
+            Assert.Equal(0, await K.EventCountAsync(ns, "drain", "Unhealthy", "Liveness probe failed"));
+            Assert.Equal(0, await K.EventCountAsync(ns, "drain", "Killing", "Container netexec failed liveness probe"));
+            Assert.True(await K.EventCountAsync(ns, "drain", "Unhealthy", "Readiness probe failed") >= 1);
+        }
+        finally
+        {
+            await K.DeleteNamespaceAsync(ns);
+        }
+    }
+
     private static string Netexec(string name, string readinessPath) => $$"""
         apiVersion: v1
         kind: Pod

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Switchboard.E2E.Infrastructure;
 
 namespace Switchboard.E2E.Cluster;
@@ -114,7 +115,7 @@ public sealed class RolloutTests(UpClusterFixture cluster)
         var log = dir.File("events");
         try
         {
-            // "sh" records its SIGTERM; its exec hook brackets a 5 s sleep. "web" (netexec) has an httpGet hook whose
+            // "sh" records its SIGTERM; its exec hook brackets an 8 s sleep. "web" (netexec) has an httpGet hook whose
             // /shell command writes a line: it can only answer before netexec's own SIGTERM (it exits at once).
             var httpHook = "/shell?cmd=" + Uri.EscapeDataString($"echo \"http-hook $(date +%s%N)\" >> {log}");
             await K.ApplyAsync(ns, $$"""
@@ -135,7 +136,7 @@ public sealed class RolloutTests(UpClusterFixture cluster)
                       while :; do sleep 0.1; done
                     lifecycle:
                       preStop:
-                        exec: { command: ["sh", "-c", "echo \"hook-start $(date +%s%N)\" >> {{log}}; sleep 5; echo \"hook-end $(date +%s%N)\" >> {{log}}"] }
+                        exec: { command: ["sh", "-c", "echo \"hook-start $(date +%s%N)\" >> {{log}}; sleep 8; echo \"hook-end $(date +%s%N)\" >> {{log}}"] }
                   - name: web
                     image: {{ClusterSteps.Agnhost}}
                     args: ["netexec", "--http-port=8080"]
@@ -172,20 +173,25 @@ public sealed class RolloutTests(UpClusterFixture cluster)
             var pod = await K.PodAsync(ns, "stopper");
             Assert.NotEqual("", pod.Str("metadata", "deletionTimestamp"));
             Assert.True(Directory.Exists("/proc/" + pid), "container sh was stopped while its preStop hook ran");
-            var terminating = await ClusterSteps.UntilAsync(async () =>
+
+            // web's own hook was quick: as kubelet's per-container killContainer, it got its SIGTERM right after it
+            // (netexec exits at once) while sh still runs its hook. So the Pod is not Ready any more and its
+            // endpoint is terminating and not serving, all before sh's SIGTERM.
+            var stopped = (JsonElement)await ClusterSteps.UntilAsync(async () =>
+            {
+                var p = await K.PodAsync(ns, "stopper");
+                return (p.ContainerStatus("web").At("state", "terminated").ValueKind == JsonValueKind.Object && p.Condition("Ready") == "False" ? (object)p : null,
+                    p.At("status").GetRawText());
+            }, "container web stopped after its own hook", TimeSpan.FromSeconds(30));
+            Assert.Equal(JsonValueKind.Object, stopped.ContainerStatus("sh").At("state", "running").ValueKind);
+            await ClusterSteps.UntilAsync(async () =>
             {
                 var eps = await K.EndpointsAsync(ns, "stopper");
-                return (eps.FirstOrDefault(e => e.Pod == "stopper" && e.Terminating) is { Pod: not null } e ? (object)e : null, string.Join(", ", eps));
-            }, "pod/stopper as a terminating endpoint", TimeSpan.FromSeconds(30));
-            var ep = ((string Pod, bool Ready, bool Serving, bool Terminating))terminating;
-            Assert.False(ep.Ready);
-            var during = await File.ReadAllTextAsync(log);
-            if (!during.Contains("hook-end", StringComparison.Ordinal))
-            {
-                // Still inside the hook: netexec passes its readiness probe, so (as upstream) the endpoint still serves.
-                Assert.True(ep.Serving, $"terminating endpoint not serving while the hook ran: {ep}");
-            }
-            Assert.True(Directory.Exists("/proc/" + pid) || during.Contains("hook-end", StringComparison.Ordinal), "container sh ended before its hook did");
+                return (eps.Any(e => e.Pod == "stopper" && e.Terminating && !e.Serving && !e.Ready) ? "ok" : null, string.Join(", ", eps));
+            }, "pod/stopper as a terminating, not serving endpoint", TimeSpan.FromSeconds(30));
+            var during = await File.ReadAllLinesAsync(log);
+            Assert.DoesNotContain(during, l => l.StartsWith("term ", StringComparison.Ordinal));
+            Assert.True(Directory.Exists("/proc/" + pid), "container sh ended before its hook did: " + string.Join(", ", during));
 
             var deleted = await delete.WaitForExitAsync(TimeSpan.FromSeconds(60));
             Assert.Equal(0, deleted.ExitCode);
