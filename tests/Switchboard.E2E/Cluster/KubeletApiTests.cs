@@ -221,6 +221,9 @@ public sealed partial class KubeletApiTests(UpClusterFixture cluster)
             // b never restarted: it has no previous log, and its own log is untouched.
             Assert.Contains("previous terminated container \"b\" in pod \"two\" not found", (await K.RunAsync("logs", "-n", ns, "two", "-c", "b", "--previous")).Stderr);
             Assert.Equal(["only-b"], (await K.RunAsync("logs", "-n", ns, "two", "-c", "b")).ShouldSucceed().Lines);
+            // --timestamps: upstream's RFC 3339 time with nine fraction digits before each line.
+            var stamped = Assert.Single((await K.RunAsync("logs", "-n", ns, "two", "-c", "b", "--timestamps")).ShouldSucceed().Lines);
+            Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z only-b$", stamped);
         }
         finally
         {

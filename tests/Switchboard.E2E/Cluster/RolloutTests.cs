@@ -108,6 +108,41 @@ public sealed class RolloutTests(UpClusterFixture cluster)
     }
 
     [Fact]
+    public async Task ScaleAndRolloutRestart_ScaleChangesOnlyTheCount_RestartRollsEveryPodToANewHash()
+    {
+        var ns = await cluster.NamespaceAsync("restart");
+        try
+        {
+            await K.ApplyAsync(ns, Deployment("1"));
+            (await K.RunAsync(["rollout", "status", "deployment/roll", "-n", ns, "--timeout=120s"], stdin: null, timeout: TimeSpan.FromSeconds(150))).ShouldSucceed();
+            var hash = await NewestHashAsync(ns);
+            var before = await UntilPodsAsync(ns, hash);
+
+            // Scaling keeps the template (same hash, no new ReplicaSet) and keeps the Pods that stay.
+            (await K.RunAsync("scale", "deployment/roll", "-n", ns, "--replicas=2")).ShouldSucceed();
+            var scaled = await UntilPodsAsync(ns, hash, 2);
+            Assert.All(scaled, p => Assert.Contains(p, before));
+            (await K.RunAsync("scale", "deployment/roll", "-n", ns, "--replicas=" + Replicas)).ShouldSucceed();
+            await UntilPodsAsync(ns, hash);
+            Assert.Single((await K.JsonAsync("get", "replicasets", "-n", ns, "-l", "app=roll")).Items("items"));
+
+            // rollout restart stamps the template: a new ReplicaSet whose Pods replace every old one.
+            (await K.RunAsync("rollout", "restart", "deployment/roll", "-n", ns)).ShouldSucceed();
+            (await K.RunAsync(["rollout", "status", "deployment/roll", "-n", ns, "--timeout=180s"], stdin: null, timeout: TimeSpan.FromSeconds(200))).ShouldSucceed();
+            var restarted = await NewestHashAsync(ns);
+            Assert.NotEqual(hash, restarted);
+            var after = await UntilPodsAsync(ns, restarted);
+            Assert.DoesNotContain(after, p => before.Contains(p));
+            var template = await K.JsonAsync("get", "deployment", "roll", "-n", ns);
+            Assert.NotEqual("", template.Str("spec", "template", "metadata", "annotations", "kubectl.kubernetes.io/restartedAt"));
+        }
+        finally
+        {
+            await K.DeleteNamespaceAsync(ns);
+        }
+    }
+
+    [Fact]
     public async Task DeletePodWithPreStopHooks_StaysTerminatingWhileTheyRun_SigtermFollowsThem_DeleteCompletesAfter()
     {
         var ns = await cluster.NamespaceAsync("prestop");
@@ -144,6 +179,17 @@ public sealed class RolloutTests(UpClusterFixture cluster)
                     lifecycle:
                       preStop:
                         httpGet: { path: "{{httpHook}}", port: 8080 }
+                  - name: nap
+                    image: {{ClusterSteps.Agnhost}}
+                    command:
+                    - sh
+                    - -c
+                    - |
+                      trap 'echo "term-nap $(date +%s%N)" >> {{log}}; exit 0' TERM
+                      while :; do sleep 0.1; done
+                    lifecycle:
+                      preStop:
+                        sleep: { seconds: 3 }
                 ---
                 apiVersion: v1
                 kind: Service
@@ -209,6 +255,10 @@ public sealed class RolloutTests(UpClusterFixture cluster)
             Assert.True(lines["delete"] <= lines["http-hook"], all);
             Assert.True(lines["hook-start"] < lines["hook-end"], all);
             Assert.True(lines["hook-end"] <= lines["term"], "SIGTERM arrived before the preStop hook ended: " + all);
+            // The sleep action has no side effect to order against: its container's SIGTERM comes no sooner than the
+            // 3 s it sleeps after the delete (a lower bound from the spec, not a speed measurement).
+            Assert.True(lines.ContainsKey("term-nap"), "container nap never saw SIGTERM: " + all);
+            Assert.True(lines["term-nap"] - lines["delete"] >= 3_000_000_000L, "container nap got SIGTERM before its 3 s sleep hook ended: " + all);
         }
         finally
         {
@@ -249,13 +299,13 @@ public sealed class RolloutTests(UpClusterFixture cluster)
             .First().Str("metadata", "labels", "pod-template-hash");
     }
 
-    /// <summary>Waits until exactly <see cref="Replicas"/> Pods exist, all Ready with <paramref name="hash"/> (the old ones gone).</summary>
-    private async Task<List<string>> UntilPodsAsync(string ns, string hash) =>
+    /// <summary>Waits until exactly <paramref name="count"/> Pods exist, all Ready with <paramref name="hash"/> (the old ones gone).</summary>
+    private async Task<List<string>> UntilPodsAsync(string ns, string hash, int count = Replicas) =>
         await ClusterSteps.UntilAsync(async () =>
         {
             var pods = (await K.JsonAsync("get", "pods", "-n", ns, "-l", "app=roll")).Items("items").ToList();
-            var done = pods.Count == Replicas && pods.All(p => p.Str("metadata", "labels", "pod-template-hash") == hash && p.Condition("Ready") == "True");
+            var done = pods.Count == count && pods.All(p => p.Str("metadata", "labels", "pod-template-hash") == hash && p.Condition("Ready") == "True");
             return (done ? pods.Select(p => p.Str("metadata", "name")).ToList() : null,
                 string.Join(", ", pods.Select(p => $"{p.Str("metadata", "name")}:{p.Str("metadata", "labels", "pod-template-hash")}:{p.Condition("Ready")}:{p.Str("metadata", "deletionTimestamp")}")));
-        }, $"{Replicas} Ready Pods with pod-template-hash {hash}", TimeSpan.FromSeconds(120));
+        }, $"{count} Ready Pods with pod-template-hash {hash}", TimeSpan.FromSeconds(120));
 }
