@@ -358,7 +358,10 @@ internal sealed class ResourceStorage
                 return new WriteOutcome(proposed, obj);
             }
 
-            if (meta.DeletionTimestamp is not null && IsFinalized(obj))
+            // Upstream ShouldDeleteDuringUpdate: only an object whose deletion has no grace period left is deleted by an
+            // update; a Pod in graceful deletion (deletionGracePeriodSeconds > 0) keeps taking status writes from its
+            // kubelet until that kubelet deletes it with grace 0.
+            if (meta.DeletionTimestamp is not null && IsFinalized(obj) && (old.Metadata.DeletionGracePeriodSeconds ?? 0) == 0)
             {
                 // The last finalizer went away: the object is deleted instead of updated.
                 var deleted = await _store.DeleteAsync(Info.Key(ns, name), live.ModRevision, rev =>

@@ -22,10 +22,20 @@ internal static class ContainerCommand
 
     public static bool IsPause(string? image) => MatchesRepository(image, "registry.k8s.io/pause");
 
-    public static ResolvedCommand Resolve(V1Container container, string agnhost)
+    /// <summary>
+    /// The argv of <paramref name="container"/>. With <paramref name="env"/> (the container's final environment),
+    /// <c>$(VAR)</c> references in command and args are expanded and <c>$$</c> becomes <c>$</c>, as kubelet's
+    /// ExpandContainerCommandAndArgs.
+    /// </summary>
+    public static ResolvedCommand Resolve(V1Container container, string agnhost, IReadOnlyDictionary<string, string>? env = null)
     {
-        var command = container.Command ?? [];
-        var args = container.Args ?? [];
+        IList<string> command = container.Command ?? [];
+        IList<string> args = container.Args ?? [];
+        if (env is not null)
+        {
+            command = [.. command.Select(c => ContainerEnv.Expand(c, name => env.GetValueOrDefault(name)))];
+            args = [.. args.Select(a => ContainerEnv.Expand(a, name => env.GetValueOrDefault(name)))];
+        }
         if (IsAgnhost(container.Image))
         {
             // The image's ENTRYPOINT is /agnhost and its CMD is pause.

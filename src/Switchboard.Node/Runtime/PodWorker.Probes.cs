@@ -22,21 +22,24 @@ internal sealed partial class PodWorker
     /// Runs every probe that is due (initialDelaySeconds after the start, then every periodSeconds, each bounded by
     /// timeoutSeconds). Startup gates liveness and readiness; a failed startup or liveness probe restarts the container.
     /// </summary>
-    private async Task RunProbesAsync(V1Pod pod, CancellationToken ct)
+    /// <remarks>
+    /// With <paramref name="readinessOnly"/> (a terminating Pod, as kubelet's prober worker after the deletion
+    /// request) only readiness probes run; liveness and startup no longer restart anything.
+    /// </remarks>
+    private async Task RunProbesAsync(V1Pod pod, CancellationToken ct, bool readinessOnly = false)
     {
         var now = _s.Time.GetUtcNow().UtcDateTime;
         var due = new List<(V1Container Spec, ContainerRecord Record, string Kind, V1Probe Probe, ProbeState State)>();
         foreach (var spec in pod.Spec?.Containers ?? [])
         {
-            var c = Container(spec.Name);
-            if (c.Pid is null || c.StartedAt is not { } startedAt)
+            if (!_record.Containers.TryGetValue(spec.Name, out var c) || c.Pid is null || c.StartedAt is not { } startedAt)
             {
                 continue;
             }
             var startupDone = spec.StartupProbe is null || State(spec.Name, "startup").Result == true;
             foreach (var (kind, probe) in new[] { ("startup", spec.StartupProbe), ("liveness", spec.LivenessProbe), ("readiness", spec.ReadinessProbe) })
             {
-                if (probe is null || (kind != "startup" && !startupDone) || (kind == "startup" && startupDone))
+                if (probe is null || (kind != "startup" && !startupDone) || (kind == "startup" && startupDone) || (readinessOnly && kind != "readiness"))
                 {
                     continue;
                 }
@@ -77,7 +80,7 @@ internal sealed partial class PodWorker
                 continue;
             }
             state.Result = false;
-            if (kind is "liveness" or "startup")
+            if (kind is "liveness" or "startup" && !readinessOnly)
             {
                 Log.ProbeRestart(_s.Logger, _record.Namespace, _record.Name, spec.Name, kind);
                 _s.Api.Event(pod, "Normal", "Killing", $"Container {spec.Name} failed {kind} probe, will be restarted");
@@ -101,15 +104,7 @@ internal sealed partial class PodWorker
         }
     }
 
-    private ProbeState State(string container, string kind)
-    {
-        if (!_probes.TryGetValue((container, kind), out var s))
-        {
-            s = new ProbeState();
-            _probes[(container, kind)] = s;
-        }
-        return s;
-    }
+    private ProbeState State(string container, string kind) => _probes.GetOrAdd((container, kind), _ => new ProbeState());
 
     private static partial class Log
     {

@@ -42,7 +42,8 @@ internal sealed partial class PodWorker
     private readonly RuntimeServices _s;
     private readonly PodRecord _record;
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Dictionary<(string Container, string Kind), ProbeState> _probes = [];
+    // Concurrent: while a Pod terminates, readiness probes and status writes run beside the container stops.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Container, string Kind), ProbeState> _probes = new();
     private V1Pod? _pod;
     private volatile bool _goneFromApi;
     private string? _lastStatusJson;
@@ -150,7 +151,7 @@ internal sealed partial class PodWorker
             if (!_dirRemoved)
             {
                 var grace = TimeSpan.FromSeconds(pod.Metadata.DeletionGracePeriodSeconds ?? pod.Spec?.TerminationGracePeriodSeconds ?? 30);
-                await StopAllAsync(pod, grace, runPreStop: true, ct).ConfigureAwait(false);
+                await TerminateAsync(pod, grace, ct).ConfigureAwait(false);
                 await TeardownAsync(removeDir: true, ct).ConfigureAwait(false);
             }
             // A failed delete throws and is retried on the next pass; the Pod stays Terminating until it succeeds.
@@ -422,7 +423,7 @@ internal sealed partial class PodWorker
         }
         foreach (var key in _probes.Keys.Where(k => k.Container == name).ToList())
         {
-            _probes.Remove(key);
+            _probes.TryRemove(key, out _);
         }
         Log.ContainerExited(_s.Logger, _record.Namespace, _record.Name, name, code);
     }
@@ -505,11 +506,10 @@ internal sealed partial class PodWorker
             }
             return;
         }
-        var command = ContainerCommand.Resolve(container, _s.Agnhost);
-        if (!command.CanRun)
+        if (ContainerCommand.Resolve(container, _s.Agnhost) is { CanRun: false } cannot)
         {
-            c.WaitingReason = command.WaitingReason;
-            c.WaitingMessage = command.WaitingMessage;
+            c.WaitingReason = cannot.WaitingReason;
+            c.WaitingMessage = cannot.WaitingMessage;
             return;
         }
         Dictionary<string, string> env;
@@ -527,6 +527,7 @@ internal sealed partial class PodWorker
             c.WaitingMessage = e.Message;
             return;
         }
+        var command = ContainerCommand.Resolve(container, _s.Agnhost, env);
         var restart = c.Runs > 0;
         var restartCount = restart ? c.RestartCount + 1 : c.RestartCount;
         var log = PodNames.LogPath(PodDir, container.Name, restartCount);
@@ -608,6 +609,11 @@ internal sealed partial class PodWorker
         }
     }
 
+    /// <summary>
+    /// Stops every running container at once, each as kubelet's killContainer: the Killing event, its own preStop
+    /// hook (bounded by the grace period), then SIGTERM with what is left of the grace (at least 2 s,
+    /// minimumGracePeriodInSeconds) and SIGKILL. A container gets its SIGTERM as soon as its own hook is done.
+    /// </summary>
     private async Task StopAllAsync(V1Pod? pod, TimeSpan grace, bool runPreStop, CancellationToken ct)
     {
         var running = _record.Containers.Where(kv => kv.Value.Pid is not null).ToList();
@@ -616,40 +622,66 @@ internal sealed partial class PodWorker
             return;
         }
         var start = _s.Time.GetUtcNow();
-        if (runPreStop && pod is not null)
+        await Task.WhenAll(running.Select(kv => StopOneAsync(kv.Key, kv.Value))).ConfigureAwait(false);
+        Save();
+        PublishViews();
+
+        async Task StopOneAsync(string name, ContainerRecord c)
         {
-            // preStop hooks run within the grace period, as kubelet's killContainer.
-            var hooks = new List<Task>();
-            foreach (var (name, c) in running)
-            {
-                var spec = pod.Spec?.Containers?.FirstOrDefault(x => x.Name == name);
-                if (spec?.Lifecycle?.PreStop is { } preStop)
-                {
-                    hooks.Add(RunPreStopAsync(pod, spec, c, preStop, ct));
-                }
-            }
-            if (hooks.Count > 0)
-            {
-                var all = Task.WhenAll(hooks);
-                await Task.WhenAny(all, Task.Delay(grace, _s.Time, ct)).ConfigureAwait(false);
-            }
-        }
-        var left = grace - (_s.Time.GetUtcNow() - start);
-        // kubelet gives at least 2 s after preStop (minimumGracePeriodInSeconds).
-        if (left < TimeSpan.FromSeconds(2))
-        {
-            left = TimeSpan.FromSeconds(2);
-        }
-        if (pod is not null)
-        {
-            foreach (var (name, _) in running)
+            if (pod is not null)
             {
                 _s.Api.Event(pod, "Normal", "Killing", $"Stopping container {name}");
             }
+            var spec = pod?.Spec?.Containers?.FirstOrDefault(x => x.Name == name);
+            if (runPreStop && pod is not null && spec?.Lifecycle?.PreStop is { } preStop)
+            {
+                var hook = RunPreStopAsync(pod, spec, c, preStop, ct);
+                await Task.WhenAny(hook, Task.Delay(grace, _s.Time, ct)).ConfigureAwait(false);
+            }
+            var left = grace - (_s.Time.GetUtcNow() - start);
+            if (left < TimeSpan.FromSeconds(2))
+            {
+                left = TimeSpan.FromSeconds(2);
+            }
+            await StopContainerAsync(name, c, left, ct).ConfigureAwait(false);
         }
-        await Task.WhenAll(running.Select(kv => StopContainerAsync(kv.Key, kv.Value, left, ct))).ConfigureAwait(false);
-        Save();
-        PublishViews();
+    }
+
+    /// <summary>
+    /// Graceful termination as kubelet: preStop hooks, SIGTERM, grace, SIGKILL; meanwhile readiness probes keep
+    /// running and the status is written (liveness and startup stop), so a Pod that turns unready while it shuts
+    /// down becomes a terminating, non-serving endpoint, and containers that exited show as terminated.
+    /// </summary>
+    private async Task TerminateAsync(V1Pod pod, TimeSpan grace, CancellationToken ct)
+    {
+        var stopping = StopAllAsync(pod, grace, runPreStop: true, ct);
+        while (!stopping.IsCompleted)
+        {
+            await Task.WhenAny(stopping, Task.Delay(_s.Options.RelistPeriod, _s.Time, ct)).ConfigureAwait(false);
+            if (stopping.IsCompleted)
+            {
+                break;
+            }
+            try
+            {
+                await RunProbesAsync(pod, ct, readinessOnly: true).ConfigureAwait(false);
+                await WriteStatusAsync(pod, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or k8s.Autorest.HttpOperationException or HttpRequestException or InvalidOperationException)
+            {
+                // Status during termination is best effort; stopping the containers is what matters.
+                Log.SyncFailed(_s.Logger, _record.Namespace, _record.Name, e.Message);
+            }
+        }
+        await stopping.ConfigureAwait(false);
+        try
+        {
+            await WriteStatusAsync(pod, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or k8s.Autorest.HttpOperationException or HttpRequestException or InvalidOperationException)
+        {
+            Log.SyncFailed(_s.Logger, _record.Namespace, _record.Name, e.Message);
+        }
     }
 
     private async Task RunPreStopAsync(V1Pod pod, V1Container container, ContainerRecord c, V1LifecycleHandler handler, CancellationToken ct)
@@ -901,7 +933,7 @@ internal sealed partial class PodWorker
         {
             state.Waiting = new V1ContainerStateWaiting { Reason = c.WaitingReason, Message = c.WaitingMessage };
         }
-        else if (c.Terminated is { } t && ShouldRun(pod, c, init) && Phase(pod) is not ("Succeeded" or "Failed"))
+        else if (c.Terminated is { } t && ShouldRun(pod, c, init) && Phase(pod) is not ("Succeeded" or "Failed") && pod.Metadata.DeletionTimestamp is null)
         {
             var delay = c.BackoffUntil is { } until ? until - _s.Time.GetUtcNow().UtcDateTime : TimeSpan.Zero;
             state.Waiting = delay > TimeSpan.Zero

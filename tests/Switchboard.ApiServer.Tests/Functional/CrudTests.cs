@@ -197,6 +197,31 @@ public sealed class CrudTests(ApiServerFixture fixture) : IClassFixture<ApiServe
     }
 
     [Fact]
+    public async Task Delete_PodOnANodeWithGrace_StaysTerminatingThroughStatusWrites_UntilDeletedWithGraceZero()
+    {
+        var ns = ApiServerFixture.UniqueName("grace");
+        await Http.CreateNamespaceAsync(ns);
+        await Http.PostJsonAsync($"/api/v1/namespaces/{ns}/pods", """{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"nodeName":"n1","terminationGracePeriodSeconds":30,"containers":[{"name":"c","image":"registry.k8s.io/pause:3.10"}]}}""");
+        var (code, marked) = await Http.SendJsonAsync(HttpMethod.Delete, $"/api/v1/namespaces/{ns}/pods/p");
+        Assert.Equal(200, code);
+        Assert.Equal(30, marked!["metadata"]!["deletionGracePeriodSeconds"]!.GetValue<int>());
+
+        // The kubelet reports the Pod not ready while it shuts down: the write is kept, the Pod is not deleted by it.
+        var (_, live) = await Http.GetJsonAsync($"/api/v1/namespaces/{ns}/pods/p");
+        live!["status"] = JsonNode.Parse("""{"phase":"Running","conditions":[{"type":"Ready","status":"False"}]}""");
+        var (statusCode, written) = await Http.SendJsonAsync(HttpMethod.Put, $"/api/v1/namespaces/{ns}/pods/p/status", live.ToJsonString());
+        Assert.True(statusCode == 200, $"{statusCode} {written}");
+        var (stillCode, still) = await Http.GetJsonAsync($"/api/v1/namespaces/{ns}/pods/p");
+        Assert.Equal(200, stillCode);
+        Assert.Equal("False", still!["status"]!["conditions"]![0]!["status"]!.GetValue<string>());
+
+        var (finalCode, _) = await Http.SendJsonAsync(HttpMethod.Delete, $"/api/v1/namespaces/{ns}/pods/p", """{"gracePeriodSeconds":0}""");
+        Assert.Equal(200, finalCode);
+        var (goneCode, _) = await Http.GetJsonAsync($"/api/v1/namespaces/{ns}/pods/p");
+        Assert.Equal(404, goneCode);
+    }
+
+    [Fact]
     public async Task List_LimitAndContinue_ConsistentSnapshot()
     {
         var ns = ApiServerFixture.UniqueName("page");

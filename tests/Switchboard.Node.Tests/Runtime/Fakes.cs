@@ -192,10 +192,13 @@ internal sealed class FakeProber : IProber
     public Task<ProbeOutcome> ProbeAsync(ProbeTarget target, V1Probe probe, CancellationToken ct) =>
         Task.FromResult(Result(target.Container.Name, probe) ? new ProbeOutcome(true) : new ProbeOutcome(false, "fake failure"));
 
+    /// <summary>Hooks of these containers finish only when their task does (a preStop hook that takes a while).</summary>
+    public Dictionary<string, Task<string?>> Blocking { get; } = [];
+
     public Task<string?> RunHandlerAsync(ProbeTarget target, V1LifecycleHandler handler, CancellationToken ct)
     {
         Handlers.Add(target.Container.Name);
-        return Task.FromResult(HandlerError);
+        return Blocking.TryGetValue(target.Container.Name, out var blocked) ? blocked : Task.FromResult(HandlerError);
     }
 }
 

@@ -374,6 +374,63 @@ public sealed class PodWorkerTests : IDisposable
     }
 
     [Fact]
+    public async Task Sync_Deletion_EachContainerSigtermedAfterItsOwnHook_ReadinessKeepsRunning_LivenessStops()
+    {
+        var pod = Pod("Always",
+            new V1Container
+            {
+                Name = "slow",
+                Image = "x",
+                Command = ["sleep"],
+                ReadinessProbe = new V1Probe { Exec = new V1ExecAction { Command = ["ready"] }, PeriodSeconds = 1, FailureThreshold = 1 },
+                LivenessProbe = new V1Probe { TcpSocket = new V1TCPSocketAction { Port = 80 }, PeriodSeconds = 1, FailureThreshold = 1 },
+                Lifecycle = new V1Lifecycle { PreStop = new V1LifecycleHandler { Exec = new V1ExecAction { Command = ["drain"] } } },
+            },
+            new V1Container { Name = "fast", Image = "x", Command = ["sleep"] });
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.Equal("True", Status(pod).Conditions.Single(c => c.Type == "Ready").Status);
+        var slow = worker.Record.Containers["slow"].Pid!.Value;
+        var fast = worker.Record.Containers["fast"].Pid!.Value;
+        var hook = new TaskCompletionSource<string?>();
+        _prober.Blocking["slow"] = hook.Task;
+        pod.Metadata.DeletionTimestamp = _time.GetUtcNow().UtcDateTime.AddSeconds(30);
+        pod.Metadata.DeletionGracePeriodSeconds = 30;
+        worker.Update(pod);
+        // From now on both probes of "slow" would fail.
+        _prober.Result = (_, _) => false;
+        var sync = worker.SyncAsync(CancellationToken.None);
+        for (var i = 0; i < 30; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Yield();
+        }
+
+        // "fast" has no hook: stopped at once; "slow" is still in its hook, running, and now unready.
+        Assert.False(sync.IsCompleted);
+        Assert.Equal([(fast, 15)], _launcher.Signals);
+        var during = Status(pod);
+        Assert.Equal("False", during.Conditions.Single(c => c.Type == "Ready").Status);
+        Assert.Equal(143, during.ContainerStatuses.Single(c => c.Name == "fast").State.Terminated.ExitCode);
+        Assert.NotNull(during.ContainerStatuses.Single(c => c.Name == "slow").State.Running);
+        Assert.Contains(_api.Events, e => e.Reason == "Unhealthy" && e.Message.StartsWith("Readiness probe failed", StringComparison.Ordinal));
+        Assert.DoesNotContain(_api.Events, e => e.Message.StartsWith("Liveness probe failed", StringComparison.Ordinal));
+        Assert.Equal(2, _api.Events.Count(e => e.Reason == "Killing" && e.Message.StartsWith("Stopping container", StringComparison.Ordinal)));
+
+        hook.SetResult(null);
+        while (!sync.IsCompleted)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Yield();
+        }
+        await sync;
+        Assert.Equal([(fast, 15), (slow, 15)], _launcher.Signals);
+        Assert.Equal(["uid-1"], _api.Deleted);
+        // Nothing restarted while the Pod terminated.
+        Assert.Equal(2, _launcher.Started.Count);
+    }
+
+    [Fact]
     public async Task Sync_FinalDeleteFails_RetriedWithoutRestartingAnything()
     {
         var pod = Pod();

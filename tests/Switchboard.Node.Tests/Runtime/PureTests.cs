@@ -238,6 +238,22 @@ public sealed class ContainerCommandTests
     }
 
     [Fact]
+    public void Resolve_WithEnv_ExpandsVariableReferencesInCommandAndArgs_AndDollarDollarEscapes()
+    {
+        var c = new V1Container
+        {
+            Name = "c",
+            Image = "busybox",
+            Command = ["sh", "-c", "echo $(GREETING) $$$$ $$(GREETING) $(MISSING)"],
+            Args = ["$(POD_NAME)"],
+        };
+        var r = ContainerCommand.Resolve(c, Agnhost, new Dictionary<string, string> { ["GREETING"] = "hi", ["POD_NAME"] = "web-0" });
+        Assert.Equal(["sh", "-c", "echo hi $$ $(GREETING) $(MISSING)", "web-0"], r.Argv);
+        // Without the environment (only deciding whether the container can run) nothing is expanded.
+        Assert.Equal("echo $(GREETING) $$$$ $$(GREETING) $(MISSING)", ContainerCommand.Resolve(c, Agnhost).Argv[2]);
+    }
+
+    [Fact]
     public void Resolve_ImageWithoutCommand_WaitsWithReasonAndWhatCanRun()
     {
         var r = ContainerCommand.Resolve(new V1Container { Name = "c", Image = "nginx:1.27", Args = ["-g"] }, Agnhost);

@@ -80,7 +80,8 @@ public sealed class RuntimeHostFunctionalTests
                 }
                 await Task.Delay(100, timeout.Token);
             }
-            Assert.False(Directory.Exists(PodNames.PodDir(options.PodsDir, "default", pod.Metadata.Name, pod.Metadata.Uid)));
+            var podDir = PodNames.PodDir(options.PodsDir, "default", pod.Metadata.Name, pod.Metadata.Uid);
+            Assert.False(Directory.Exists(podDir), Directory.Exists(podDir) ? "left: " + string.Join(", ", Directory.EnumerateFileSystemEntries(podDir, "*", SearchOption.AllDirectories)) : "");
             Assert.False(File.Exists("/run/netns/" + PodNames.Netns(node.Id, pod.Metadata.Uid)));
         }
         finally
@@ -106,3 +107,4 @@ public sealed class RuntimeHostFunctionalTests
         throw new TimeoutException("pod status never matched: " + KubernetesJson.Serialize(current.Status));
     }
 }
+
