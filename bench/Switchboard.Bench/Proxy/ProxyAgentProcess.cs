@@ -57,7 +57,7 @@ internal static class ProxyAgentProcess
                     first = false;
                 }
             }
-            if (o.FullSync || o.Transaction.Count < 5000)
+            if (o.Transaction.Count < 5000)
             {
                 sb.Append(CultureInfo.InvariantCulture, $" script_bytes={NftScript.Write(o.Transaction).Length}");
             }

@@ -43,6 +43,8 @@ internal static class ProxyLookupLoad
             await Netns.ShAsync("ip", "link", "add", clientLink, "netns", ns.Name, "type", "veth", "peer", "name", backendLink, "netns", backend.Name);
             await ns.ExecAsync("ip", "addr", "add", $"10.244.{subnet}.1/24", "dev", clientLink);
             await ns.ExecAsync("ip", "link", "set", clientLink, "up");
+            // The route lookup comes before nat-output's DNAT: the ClusterIP needs a route, as on any node.
+            await ns.ExecAsync("ip", "route", "add", "default", "via", $"10.244.{subnet}.5", "dev", clientLink);
             await backend.ExecAsync("ip", "addr", "add", $"10.244.{subnet}.5/24", "dev", backendLink);
             await backend.ExecAsync("ip", "link", "set", backendLink, "up");
         }

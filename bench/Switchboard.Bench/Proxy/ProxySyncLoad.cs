@@ -112,11 +112,11 @@ internal static class ProxySyncLoad
             var name = $"add-{round}-{minSync}-{k}";
             agent.Drain();
             await PostAsync(http, "/apis/discovery.k8s.io/v1/namespaces/bench-0/endpointslices", SliceJson(name, name + "-1", Enumerable.Range(0, perService).Select(j => Ip(5_000_000 + (k * 100) + j)), null));
-            var sliceSync = await agent.NextSyncAsync(TimeSpan.FromSeconds(30), s => s.Get("ep_changed") >= 1);
+            var sliceSync = await agent.NextSyncAsync(TimeSpan.FromSeconds(180), s => s.Get("ep_changed") >= 1);
             await Task.Delay(minSync + 50);
             agent.Drain();
             await PostAsync(http, "/api/v1/namespaces/bench-0/services", ServiceJson(name));
-            var svcSync = await agent.NextSyncAsync(TimeSpan.FromSeconds(30), s => s.Get("svc_changed") >= 1);
+            var svcSync = await agent.NextSyncAsync(TimeSpan.FromSeconds(180), s => s.Get("svc_changed") >= 1);
             Console.WriteLine($"round {round} add_slice  {sliceSync.Line}");
             Console.WriteLine($"round {round} add_svc    {svcSync.Line}");
             Record($"add_one_service_sync_ms(min{minSync})", svcSync.Get("total_ms"));
@@ -192,16 +192,16 @@ internal static class ProxySyncLoad
         await Task.WhenAll(tasks);
         var changesDone = Stopwatch.GetElapsedTime(start).TotalSeconds;
 
-        // Collect every sync until all changes were programmed (or 30 s passed).
+        // Collect every sync until all changes were programmed (or 180 s passed).
         var latencies = new List<double>();
         var syncs = new List<SyncLine>();
         var deadline = Stopwatch.StartNew();
-        while (latencies.Count < total - failures && deadline.Elapsed < TimeSpan.FromSeconds(30))
+        while (latencies.Count < total - failures && deadline.Elapsed < TimeSpan.FromSeconds(180))
         {
             SyncLine s;
             try
             {
-                s = await agent.NextSyncAsync(TimeSpan.FromSeconds(5));
+                s = await agent.NextSyncAsync(TimeSpan.FromSeconds(60));
             }
             catch (TimeoutException)
             {

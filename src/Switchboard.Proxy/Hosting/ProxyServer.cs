@@ -397,6 +397,9 @@ internal sealed partial class ProxyServer : IAsyncDisposable
             return;
         }
 
+        // Not kept until the next sync: a full sync's transaction is hundreds of MB at 10,000 Services.
+        f.LastOutcome = null;
+
         (outcome.FullSync ? f.Metrics.FullSyncDuration : f.Metrics.PartialSyncDuration).Observe(seconds);
         var now = _time.GetUtcNow();
         f.Metrics.LastSyncTimestamp.Set(now.ToUnixTimeMilliseconds() / 1000.0);
