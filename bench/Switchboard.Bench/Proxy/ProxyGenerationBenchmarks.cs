@@ -1,5 +1,8 @@
 using System.Net;
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using k8s.Models;
 using Switchboard.Netfilter;
 using Switchboard.Proxy.Model;
@@ -13,7 +16,7 @@ namespace Switchboard.Bench.Proxy;
 /// Service. Run: <c>Switchboard.Bench --filter *ProxyGeneration*</c>.
 /// </summary>
 [MemoryDiagnoser]
-[SimpleJob(launchCount: 1, warmupCount: 2, iterationCount: 7)]
+[Config(typeof(InProcessShortConfig))]
 public class ProxyGenerationBenchmarks
 {
     private NftablesProxier _proxier = null!;
@@ -128,4 +131,11 @@ public class ProxyGenerationBenchmarks
         public Task<IReadOnlyList<NftElement>> ListElementsAsync(NftTableRef table, NftObjectKind kind, string name, CancellationToken ct) =>
             Task.FromResult<IReadOnlyList<NftElement>>([]);
     }
+}
+
+/// <summary>In process (a 10,000-Service setup is too slow to repeat per launch), few iterations: seconds per op.</summary>
+internal sealed class InProcessShortConfig : ManualConfig
+{
+    public InProcessShortConfig() =>
+        AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(7));
 }
