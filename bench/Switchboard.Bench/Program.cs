@@ -19,5 +19,10 @@ if (args.Length > 0 && args[0] == "dns")
 {
     return await Switchboard.Bench.Dns.DnsLoad.RunAsync(args[1..]);
 }
+// `proxy sync|lookup …`: the service proxy issue's control-plane targets against real nftables (Proxy/README.md).
+if (args.Length > 0 && args[0] == "proxy")
+{
+    return await Switchboard.Bench.Proxy.ProxyLoad.RunAsync(args[1..]);
+}
 BenchmarkSwitcher.FromAssembly(typeof(ApiLoad).Assembly).Run(args);
 return 0;

@@ -318,6 +318,13 @@ internal sealed partial class PacketTracer
                     _endpoints.Add(target);
                     return Flow.Accept;
                 }
+                else if ((m = NumgenBranch().Match(rest)).Success)
+                {
+                    // "numgen random mod K 0 goto X": one step of a cascade; follow the branch, then go on as if not taken.
+                    matched = true;
+                    var flow = RunChain(m.Groups[2].Value, depth + 1);
+                    return flow is Flow.Drop or Flow.Reject ? flow : null;
+                }
                 else if ((m = NumgenVmap().Match(rest)).Success)
                 {
                     matched = true;
@@ -527,6 +534,9 @@ internal sealed partial class PacketTracer
 
     [GeneratedRegex(@"^numgen random mod (\d+) vmap \{ (.*) \}$")]
     private static partial Regex NumgenVmap();
+
+    [GeneratedRegex(@"^numgen random mod (\d+) 0 goto (\S+)$")]
+    private static partial Regex NumgenBranch();
 
     [GeneratedRegex(@"^(\d+) : goto (\S+)$")]
     private static partial Regex NumgenEntry();

@@ -30,6 +30,9 @@ internal sealed partial class ProxyServer : IAsyncDisposable
 {
     private static readonly TimeSpan ListenRetry = TimeSpan.FromSeconds(5);
 
+    /// <summary>Full syncs at least this big are followed by an aggressive (memory-returning) collection.</summary>
+    private const int LargeFullSyncOperations = 50_000;
+
     private readonly ProxyServerOptions _options;
     private readonly IConntrack _conntrack;
     private readonly TimeProvider _time;
@@ -395,6 +398,15 @@ internal sealed partial class ProxyServer : IAsyncDisposable
         {
             f.Metrics.SyncFailures.Inc();
             return;
+        }
+
+        // Not kept until the next sync: a full sync's transaction is hundreds of MB at 10,000 Services.
+        f.LastOutcome = null;
+        if (outcome.FullSync && outcome.Transaction.Count >= LargeFullSyncOperations)
+        {
+            // A big full sync (start, failure, zone change: rare) leaves hundreds of MB of committed but free GC
+            // memory behind; give it back to the node instead of keeping it for the next one.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         }
 
         (outcome.FullSync ? f.Metrics.FullSyncDuration : f.Metrics.PartialSyncDuration).Observe(seconds);

@@ -38,14 +38,42 @@ internal sealed class ElementStorage(string name, bool isMap)
         }
     }
 
-    /// <summary>Starts a sync: every programmed key is a leftover until ensured again.</summary>
-    public void Begin()
+    // Where Ensure records the keys it writes (the Service being written) and this storage's index there.
+    private List<(int, string)>? _collector;
+    private int _index;
+
+    /// <summary>
+    /// Starts a sync. Full: every programmed key is a leftover until ensured again. Partial: only keys passed to
+    /// <see cref="MarkLeftover"/> (those of the Services that changed) are.
+    /// </summary>
+    public void Begin(bool full)
     {
         _leftover.Clear();
+        if (!full)
+        {
+            return;
+        }
+
         foreach (var (key, _) in Current())
         {
             _leftover.Add(key);
         }
+    }
+
+    /// <summary>A key of a changed Service: deleted by <see cref="CleanupLeftovers"/> unless ensured again.</summary>
+    public void MarkLeftover(string key)
+    {
+        if (Lookup(key) is not null)
+        {
+            _leftover.Add(key);
+        }
+    }
+
+    /// <summary>Records every key ensured from now on as (<paramref name="index"/>, key) into <paramref name="collector"/> (null: stop).</summary>
+    public void Collect(List<(int, string)>? collector, int index)
+    {
+        _collector = collector;
+        _index = index;
     }
 
     public void Ensure(NftTransactionBuilder tx, string k1, string? value, string? comment) =>
@@ -88,6 +116,7 @@ internal sealed class ElementStorage(string name, bool isMap)
         }
 
         _leftover.Remove(keyText);
+        _collector?.Add((_index, keyText));
     }
 
     /// <summary>Deletes every key that was not ensured in this sync.</summary>

@@ -55,6 +55,23 @@ public sealed class PacketTracerTests
     }
 
     [Fact]
+    public async Task Trace_NumgenCascade_FollowsEveryBranch()
+    {
+        // The proxy's endpoint choice without anonymous sets: "numgen random mod K 0 goto X" steps, then a plain goto.
+        var r = (await TracerAsync(b => b
+            .Add(new NftChain { Name = "service-c" })
+            .Add(new NftChain { Name = "endpoint-c3" })
+            .Add(new NftRule { Chain = "service-c", Text = "numgen random mod 3 0 goto endpoint-a1" })
+            .Add(new NftRule { Chain = "service-c", Text = "numgen random mod 2 0 goto endpoint-a2" })
+            .Add(new NftRule { Chain = "service-c", Text = "goto endpoint-c3" })
+            .Add(new NftRule { Chain = "endpoint-c3", Text = "meta l4proto tcp dnat to 10.244.3.5:8080" })
+            .Add(new NftElement { Map = "service-ips", Key = ["10.96.0.11", "tcp", "80"], Value = ["goto service-c"] })))
+            .Trace(new TracePacket("10.0.0.2", "tcp", "10.96.0.11", 80));
+        Assert.Equal(TraceVerdict.Accept, r.Verdict);
+        Assert.Equal(["10.244.1.5:8080", "10.244.2.5:8080", "10.244.3.5:8080"], r.Endpoints);
+    }
+
+    [Fact]
     public async Task Trace_OutsideSource_MasqueradedInPostrouting()
     {
         var r = (await TracerAsync()).Trace(new TracePacket("203.0.113.1", "tcp", "10.96.0.10", 80));

@@ -149,7 +149,9 @@ public sealed class FlowTests
         var svcRules = h.Rules("service-");
         Assert.StartsWith("ip saddr @affinity-", svcRules[1]);
         Assert.Contains(" goto endpoint-", svcRules[1]);
-        Assert.StartsWith("numgen random mod 2 vmap", svcRules[^1]);
+        // Endpoint choice is a cascade (numgen random mod N-i 0 goto endpoint-i … goto endpoint-last): no anonymous sets.
+        Assert.StartsWith("numgen random mod 2 0 goto endpoint-", svcRules[^2]);
+        Assert.StartsWith("goto endpoint-", svcRules[^1]);
         var epChain = h.Table.Chains.Values.First(c => c.Name.StartsWith("endpoint-", StringComparison.Ordinal));
         Assert.Contains(epChain.Rules, r => r.Text.StartsWith("update @affinity-", StringComparison.Ordinal) && r.Text.EndsWith("{ ip saddr }", StringComparison.Ordinal));
 
