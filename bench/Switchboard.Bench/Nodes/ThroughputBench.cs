@@ -20,7 +20,10 @@ internal static class ThroughputBench
     {
         await report.WriteLineAsync($"# iperf: {pairs} interleaved pairs, iperf3 -t 5 -O 1 ({binDir})");
         var hex = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 3));
-        var hand = new HandPath("sbt" + hex);
+        var hand = new HandPath("sbt" + hex, conntrack: false);
+        // The same path with conntrack and nat hooks in both node namespaces (what any kube-proxy ruleset brings),
+        // to tell the cost of connection tracking from the rest of Switchboard's rules.
+        var handCt = new HandPath("sbt" + hex + "c", conntrack: true);
         var servers = new List<Process>();
         var up = UpCluster.Start(binDir, 2, 96);
         await using (up)
@@ -28,7 +31,9 @@ internal static class ThroughputBench
             try
             {
                 await hand.BuildAsync();
+                await handCt.BuildAsync();
                 servers.Add(StartServer(hand.PodB));
+                servers.Add(StartServer(handCt.PodB));
                 servers.Add(StartServer(hand.VethB));
 
                 await up.WaitReadyAsync(TimeSpan.FromMinutes(2));
@@ -42,6 +47,9 @@ internal static class ThroughputBench
                 await WaitReadyIpAsync(client, ns, "iperf-client");
                 var clientNetns = FindNetns(up, "iperf-client");
                 await report.WriteLineAsync($"switchboard: client netns {clientNetns} (node2) -> {serverIp}:5201 (node1); hand: {hand.PodA} -> {HandPath.PodBIp}; veth: {hand.VethA} -> {HandPath.VethBIp}");
+                var tables = await UpCluster.Run("ip", "netns", "exec", "sb-" + up.ClusterId + "-n2", "nft", "list", "tables");
+                var rules = (await UpCluster.Run("ip", "netns", "exec", "sb-" + up.ClusterId + "-n2", "nft", "list", "ruleset")).Split('\n').Length;
+                await report.WriteLineAsync($"node2 nftables: {tables.ReplaceLineEndings(", ").TrimEnd(',', ' ')} ({rules} lines of ruleset)");
                 // The server Pod's iperf3 must be listening before the first run.
                 await WaitListeningAsync(clientNetns, serverIp);
 
@@ -49,6 +57,7 @@ internal static class ThroughputBench
                 {
                     ("switchboard", clientNetns, serverIp),
                     ("hand", hand.PodA, HandPath.PodBIp),
+                    ("hand+ct", handCt.PodA, HandPath.PodBIp),
                     ("veth", hand.VethA, HandPath.VethBIp),
                 };
                 var results = paths.ToDictionary(p => p.Name, _ => new List<double>(), StringComparer.Ordinal);
@@ -65,15 +74,16 @@ internal static class ThroughputBench
                         line.Add(string.Create(CultureInfo.InvariantCulture, $"{name} {gbps:F2}"));
                     }
                     await report.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                        $"pair {i} (load {load}): {string.Join(", ", line)} Gbit/s; switchboard/hand {results["switchboard"][i] / results["hand"][i]:F3}, switchboard/veth {results["switchboard"][i] / results["veth"][i]:F3}"));
+                        $"pair {i} (load {load}): {string.Join(", ", line)} Gbit/s; switchboard/hand {results["switchboard"][i] / results["hand"][i]:F3}, switchboard/hand+ct {results["switchboard"][i] / results["hand+ct"][i]:F3}, switchboard/veth {results["switchboard"][i] / results["veth"][i]:F3}"));
                 }
                 var sbHand = results["switchboard"].Zip(results["hand"], (s, h) => s / h).ToList();
                 var sbVeth = results["switchboard"].Zip(results["veth"], (s, v) => s / v).ToList();
+                var sbHandCt = results["switchboard"].Zip(results["hand+ct"], (s, h) => s / h).ToList();
                 foreach (var (name, list) in results)
                 {
                     await report.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{name}: median {StartupBench.Median(list):F2} Gbit/s [{string.Join(" ", list.Select(v => v.ToString("F2", CultureInfo.InvariantCulture)))}]"));
                 }
-                await report.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"switchboard/hand: median of pair ratios {StartupBench.Median(sbHand):F3}; switchboard/veth: median {StartupBench.Median(sbVeth):F3}"));
+                await report.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"switchboard/hand: median of pair ratios {StartupBench.Median(sbHand):F3}; switchboard/hand+ct: median {StartupBench.Median(sbHandCt):F3}; switchboard/veth: median {StartupBench.Median(sbVeth):F3}"));
             }
             finally
             {
@@ -87,6 +97,7 @@ internal static class ThroughputBench
                     s.Dispose();
                 }
                 await hand.RemoveAsync();
+                await handCt.RemoveAsync();
             }
         }
         return 0;
@@ -197,7 +208,7 @@ internal static class ThroughputBench
     };
 
     /// <summary>The Switchboard datapath between two Pods on two nodes, by hand with iproute2, and one veth pair.</summary>
-    private sealed class HandPath(string prefix)
+    private sealed class HandPath(string prefix, bool conntrack)
     {
         public const string PodAIp = "10.99.1.2";
         public const string PodBIp = "10.99.2.2";
@@ -255,6 +266,19 @@ internal static class ThroughputBench
                 await UpCluster.Run("ip", "-n", pod, "link", "set", $"{prefix}-p{side}", "up");
                 await UpCluster.Run("ip", "-n", pod, "route", "replace", podIp[..podIp.LastIndexOf('.')] + ".0/24", "via", gw, "dev", $"{prefix}-p{side}", "src", podIp, "onlink");
                 await UpCluster.Run("ip", "-n", pod, "route", "add", "default", "via", gw, "dev", $"{prefix}-p{side}", "onlink");
+            }
+            if (conntrack)
+            {
+                var table = prefix.Replace("-", "", StringComparison.Ordinal);
+                foreach (var node in (string[])[NodeA, NodeB])
+                {
+                    await UpCluster.Run("ip", "netns", "exec", node, "nft",
+                        $"add table inet {table}; " +
+                        $"add chain inet {table} sbtforward {{ type filter hook forward priority 0; policy accept; }}; " +
+                        $"add rule inet {table} sbtforward ct state established,related accept; " +
+                        $"add chain inet {table} sbtpre {{ type nat hook prerouting priority -100; policy accept; }}; " +
+                        $"add chain inet {table} sbtpost {{ type nat hook postrouting priority 100; policy accept; }}");
+                }
             }
             // The single veth pair.
             await UpCluster.Run("ip", "-n", VethA, "link", "add", prefix + "-xa", "type", "veth", "peer", "name", prefix + "-xb", "netns", VethB);
