@@ -24,5 +24,10 @@ if (args.Length > 0 && args[0] == "proxy")
 {
     return await Switchboard.Bench.Proxy.ProxyLoad.RunAsync(args[1..]);
 }
+// `nodes startup|pods|iperf [...]`: the nodes and Pods issue's targets against real `switchboard up` clusters (root).
+if (args.Length > 0 && args[0] == "nodes")
+{
+    return await Switchboard.Bench.Nodes.NodesBench.RunAsync(args[1..]);
+}
 BenchmarkSwitcher.FromAssembly(typeof(ApiLoad).Assembly).Run(args);
 return 0;

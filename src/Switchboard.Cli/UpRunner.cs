@@ -66,28 +66,59 @@ internal static partial class UpRunner
             }
         });
 
-        var (cluster, holder) = await EmbeddedCluster.StartAsync(options.DataDir, nodes, zones, new ProcessCommandRunner(), logger, CancellationToken.None).ConfigureAwait(false);
+        var timeline = new StartupTimeline(logger, TimeProvider.System);
+        options.ExtraSans = [.. options.ExtraSans, TopologyPlan.GatewayIpv4, TopologyPlan.GatewayIpv6];
+        // Pods reach the API at the kubernetes Service (10.96.0.1:443), whose EndpointSlice lists the advertised underlay gateway.
+        if (options.AdvertiseAddresses.Count == 0)
+        {
+            options.AdvertiseAddresses = [TopologyPlan.GatewayIpv4, TopologyPlan.GatewayIpv6];
+        }
+        // The PKI (RSA keys on a first start: CPU) is made while the topology's ip commands run; agents need only its
+        // CA and token, so they can start before the API server does. The server loads the same files again.
+        Pki? pki = null;
+        var (cluster, holder) = await EmbeddedCluster.StartAsync(options.DataDir, nodes, zones, new ProcessCommandRunner(), logger, CancellationToken.None,
+            () =>
+            {
+                pki = Pki.LoadOrCreate(Path.Combine(options.DataDir, "pki"), new PkiOptions
+                {
+                    ClusterDomain = options.ClusterDomain,
+                    ServiceCidrs = options.ServiceCidrs,
+                    AdvertiseAddresses = options.AdvertiseAddresses,
+                    ExtraSans = options.ExtraSans,
+                }, TimeProvider.System);
+                return Task.CompletedTask;
+            }).ConfigureAwait(false);
         if (cluster is null)
         {
             await Console.Error.WriteLineAsync($"switchboard up: already running (pid {holder}) on {options.DataDir}; stop it first or pass another --data-dir").ConfigureAwait(false);
             return 1;
         }
+        timeline.Reached("topology");
         await using (cluster.ConfigureAwait(false))
         {
             await Console.Error.WriteLineAsync($"switchboard up: cluster {cluster.Plan.Id}, {nodes} node(s), data dir {options.DataDir}").ConfigureAwait(false);
-            options.ExtraSans = [.. options.ExtraSans, TopologyPlan.GatewayIpv4, TopologyPlan.GatewayIpv6];
-            // Pods reach the API at the kubernetes Service (10.96.0.1:443), whose EndpointSlice lists the advertised underlay gateway.
-            if (options.AdvertiseAddresses.Count == 0)
-            {
-                options.AdvertiseAddresses = [TopologyPlan.GatewayIpv4, TopologyPlan.GatewayIpv6];
-            }
             // Node IPs live in the underlay: the API server reaches kubelet APIs (exec, logs) from sockets made there.
             using var underlaySockets = new NetnsSocketFactory(cluster.Plan.Underlay);
             options.KubeletDialer = async (endpoint, dialCt) => new System.Net.Sockets.NetworkStream(await underlaySockets.ConnectAsync(endpoint, dialCt).ConfigureAwait(false), ownsSocket: true);
+            // The in-cluster API sockets listen from here on (backlog 512): agents started now connect and wait in
+            // the backlog until the server accepts, so their own start-up (the longest phase) overlaps the server's.
+            options.ExtraListenHandles = cluster.BindApiSockets();
+            var agentsStarted = TimeProvider.System.GetUtcNow().UtcDateTime;
+            using (pki)
+            {
+                foreach (var node in cluster.Plan.Nodes)
+                {
+                    // Admin credentials for now: per-node identities (the Node authorizer) come with the kubelet API work.
+                    var kubeconfig = Path.Combine(options.DataDir, "nodes", node.Name, "kubeconfig");
+                    Directory.CreateDirectory(Path.GetDirectoryName(kubeconfig)!);
+                    Kubeconfig.WriteForNode(kubeconfig, pki!.CaPem, EmbeddedCluster.InClusterServer, pki.AdminToken, node.Name);
+                    cluster.StartAgent(node, kubeconfig, up.ClusterDns.ToString(), up.ClusterDomain, options.ClusterCidr);
+                }
+            }
+            timeline.Reached("agents-spawned");
             ApiServerHost host;
             try
             {
-                options.ExtraListenHandles = cluster.BindApiSockets();
                 host = await ApiServerHost.StartAsync(options, loggerFactory, TimeProvider.System, stop.Token).ConfigureAwait(false);
             }
             catch (IOException e)
@@ -100,6 +131,7 @@ internal static partial class UpRunner
                 await Console.Error.WriteLineAsync("switchboard up: " + e.Message).ConfigureAwait(false);
                 return CliApp.UsageError;
             }
+            timeline.Reached("api-ready");
             await using (host.ConfigureAwait(false))
             {
                 var controllers = ControllerManager.Start(host.KubeconfigPath, loggerFactory, TimeProvider.System, options.ClusterCidr, options.LbPool);
@@ -117,38 +149,20 @@ internal static partial class UpRunner
                 var publisherTask = publisher.RunAsync(routesStop.Token);
                 try
                 {
-                    var agentsStarted = TimeProvider.System.GetUtcNow().UtcDateTime;
-                    foreach (var node in cluster.Plan.Nodes)
+                    using var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(host.KubeconfigPath));
+                    // The ready line waits for three independent things; they are awaited together, not one after another.
+                    var nodesReady = NodesAndProxiesReadyAsync(cluster, client, agentsStarted, LoadBalancerRoutes.HttpProbe(underlaySockets.ConnectAsync), timeline, stop.Token);
+                    // The bundled add-on: cluster DNS behind kube-dns, answering through the Service proxy. Applied as soon
+                    // as the API answers, so the scheduler places its Pod the moment a node registers.
+                    var dnsReady = Task.CompletedTask;
+                    if (cluster.Plan.Nodes.Count > 0)
                     {
-                        // Admin credentials for now: per-node identities (the Node authorizer) come with the kubelet API work.
-                        var kubeconfig = Path.Combine(options.DataDir, "nodes", node.Name, "kubeconfig");
-                        Directory.CreateDirectory(Path.GetDirectoryName(kubeconfig)!);
-                        Kubeconfig.WriteForNode(kubeconfig, host.CaPem, EmbeddedCluster.InClusterServer, host.AdminToken, node.Name);
-                        cluster.StartAgent(node, kubeconfig, up.ClusterDns.ToString(), up.ClusterDomain, options.ClusterCidr);
+                        await ClusterDnsAddOn.ApplyAsync(client, up, stop.Token).ConfigureAwait(false);
+                        timeline.Reached("dns-applied");
+                        dnsReady = WaitDnsAsync(client, up, cluster.Plan.Nodes[0].Namespace, timeline, stop.Token);
                     }
-                    using (var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(host.KubeconfigPath)))
-                    {
-                        await cluster.WaitForNodesReadyAsync(client, agentsStarted, stop.Token).ConfigureAwait(false);
-                    }
-                    // Each agent's proxy answers /healthz 200 once its first sync programmed the node (kube-proxy's readiness).
-                    var probe = LoadBalancerRoutes.HttpProbe(underlaySockets.ConnectAsync);
-                    foreach (var node in cluster.Plan.Nodes)
-                    {
-                        var healthz = new System.Net.IPEndPoint(System.Net.IPAddress.Parse(node.Ipv4), LoadBalancerRoutes.ProxyHealthPort);
-                        while (!await TryProbeAsync(probe, healthz, stop.Token).ConfigureAwait(false))
-                        {
-                            await Task.Delay(100, stop.Token).ConfigureAwait(false);
-                        }
-                    }
-                    // The bundled add-on: cluster DNS behind kube-dns, answering through the Service proxy.
-                    using (var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(host.KubeconfigPath)))
-                    {
-                        if (cluster.Plan.Nodes.Count > 0)
-                        {
-                            await ClusterDnsAddOn.ApplyAsync(client, up, stop.Token).ConfigureAwait(false);
-                            await ClusterDnsAddOn.WaitAvailableAsync(client, up, cluster.Plan.Nodes[0].Namespace, stop.Token).ConfigureAwait(false);
-                        }
-                    }
+                    await Task.WhenAll(nodesReady, dnsReady).ConfigureAwait(false);
+                    timeline.Reached("ready");
                     Console.Out.WriteLine($"ready: {nodes} nodes, api {host.Url.GetLeftPart(UriPartial.Authority)}, export KUBECONFIG={host.KubeconfigPath}");
                     Console.Out.Flush();
                     await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
@@ -170,6 +184,30 @@ internal static partial class UpRunner
             }
         }
         return 0;
+    }
+
+    /// <summary>Every Node Ready with a heartbeat of this run, then each agent's proxy /healthz 200 (its first sync).</summary>
+    private static async Task NodesAndProxiesReadyAsync(EmbeddedCluster cluster, Kubernetes client, DateTime agentsStarted,
+        Func<System.Net.IPEndPoint, string, CancellationToken, Task<bool>> probe, StartupTimeline timeline, CancellationToken ct)
+    {
+        await cluster.WaitForNodesReadyAsync(client, agentsStarted, ct).ConfigureAwait(false);
+        timeline.Reached("nodes-ready");
+        // Each agent's proxy answers /healthz 200 once its first sync programmed the node (kube-proxy's readiness).
+        await Task.WhenAll(cluster.Plan.Nodes.Select(async node =>
+        {
+            var healthz = new System.Net.IPEndPoint(System.Net.IPAddress.Parse(node.Ipv4), LoadBalancerRoutes.ProxyHealthPort);
+            while (!await TryProbeAsync(probe, healthz, ct).ConfigureAwait(false))
+            {
+                await Task.Delay(50, ct).ConfigureAwait(false);
+            }
+        })).ConfigureAwait(false);
+        timeline.Reached("proxies-synced");
+    }
+
+    private static async Task WaitDnsAsync(Kubernetes client, UpOptions up, string nodeNamespace, StartupTimeline timeline, CancellationToken ct)
+    {
+        await ClusterDnsAddOn.WaitAvailableAsync(client, up, nodeNamespace, ct).ConfigureAwait(false);
+        timeline.Reached("dns-answers");
     }
 
     private static async Task<bool> TryProbeAsync(Func<System.Net.IPEndPoint, string, CancellationToken, Task<bool>> probe, System.Net.IPEndPoint endpoint, CancellationToken ct)

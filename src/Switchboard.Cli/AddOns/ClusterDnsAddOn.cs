@@ -128,13 +128,13 @@ internal static class ClusterDnsAddOn
             catch (HttpOperationException)
             {
             }
-            await Task.Delay(200, ct).ConfigureAwait(false);
+            await Task.Delay(50, ct).ConfigureAwait(false);
         }
         using var sockets = new NetnsSocketFactory(nodeNamespace);
         var name = "kubernetes.default.svc." + up.ClusterDomain;
         while (!await AnswersAsync(sockets, new IPEndPoint(up.ClusterDns, 53), name, ct).ConfigureAwait(false))
         {
-            await Task.Delay(200, ct).ConfigureAwait(false);
+            await Task.Delay(50, ct).ConfigureAwait(false);
         }
     }
 

@@ -32,8 +32,12 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
 
     public TopologyPlan Plan => _topology.Plan;
 
-    /// <summary>Takes the lock (null + the holder's pid when another `up` runs), cleans up, builds the topology.</summary>
-    public static async Task<(EmbeddedCluster? Cluster, int HolderPid)> StartAsync(string dataDir, int nodes, IReadOnlyList<string> zones, ICommandRunner runner, ILogger logger, CancellationToken ct)
+    /// <summary>
+    /// Takes the lock (null + the holder's pid when another `up` runs), cleans up, builds the topology.
+    /// <paramref name="whileBuilding"/> (optional) starts once the lock is held and runs alongside the cleanup and
+    /// the build: start-up work that needs the data dir but not the network (the PKI) overlaps the ip commands.
+    /// </summary>
+    public static async Task<(EmbeddedCluster? Cluster, int HolderPid)> StartAsync(string dataDir, int nodes, IReadOnlyList<string> zones, ICommandRunner runner, ILogger logger, CancellationToken ct, Func<Task>? whileBuilding = null)
     {
         var runLock = RunLock.TryAcquire(dataDir, out var holder);
         if (runLock is null)
@@ -42,13 +46,24 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
         }
         try
         {
-            var id = ClusterId.LoadOrCreate(dataDir);
-            var plan = new TopologyPlan(id, nodes, zones);
-            var topology = new ClusterTopology(plan, runner, OwnedState.Load(dataDir, id), logger);
-            await topology.RemoveAsync(ct).ConfigureAwait(false);
-            UnmountUnder(dataDir, logger);
-            await topology.CreateAsync(ct).ConfigureAwait(false);
-            return (new EmbeddedCluster(runLock, topology, dataDir, logger), 0);
+            var alongside = whileBuilding is null ? Task.CompletedTask : Task.Run(whileBuilding, ct);
+            try
+            {
+                var id = ClusterId.LoadOrCreate(dataDir);
+                var plan = new TopologyPlan(id, nodes, zones);
+                var topology = new ClusterTopology(plan, runner, OwnedState.Load(dataDir, id), logger);
+                await topology.RemoveAsync(ct).ConfigureAwait(false);
+                UnmountUnder(dataDir, logger);
+                await topology.CreateAsync(ct).ConfigureAwait(false);
+                await alongside.ConfigureAwait(false);
+                return (new EmbeddedCluster(runLock, topology, dataDir, logger), 0);
+            }
+            catch
+            {
+                // The lock is released below; whatever ran alongside must not outlive it.
+                await alongside.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+                throw;
+            }
         }
         catch
         {
@@ -135,7 +150,8 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
             catch (HttpRequestException)
             {
             }
-            await Task.Delay(TimeSpan.FromMilliseconds(200), ct).ConfigureAwait(false);
+            // A short poll: the ready line waits on this, and a List of three Nodes is cheap.
+            await Task.Delay(TimeSpan.FromMilliseconds(50), ct).ConfigureAwait(false);
         }
     }
 

@@ -117,6 +117,9 @@ internal sealed partial class PodWorker
         [LoggerMessage(Level = LogLevel.Warning, Message = "pod {Namespace}/{Name}: teardown step failed: {Error}")]
         public static partial void TeardownFailed(ILogger logger, string @namespace, string name, string error);
 
+        [LoggerMessage(Level = LogLevel.Information, Message = "pod {Namespace}/{Name}: sandbox ready in {SandboxMs} ms (namespaces {NamespacesMs} ms, CNI ADD {CniMs} ms)")]
+        public static partial void SandboxReady(ILogger logger, string @namespace, string name, long sandboxMs, long namespacesMs, long cniMs);
+
         [LoggerMessage(Level = LogLevel.Information, Message = "pod {Namespace}/{Name}: container {Container} started (pid {Pid})")]
         public static partial void ContainerStarted(ILogger logger, string @namespace, string name, string container, int pid);
 

@@ -275,13 +275,19 @@ internal sealed partial class PodWorker
         var spec = Sandbox;
         // The record is the ledger of what this node made: it exists before the namespaces do.
         Save();
+        // Sandbox and CNI ADD durations are logged: the Pod start-up benchmark reports them per Pod.
+        var started = _s.Time.GetTimestamp();
+        var cniTime = TimeSpan.Zero;
         try
         {
             await _s.Sandboxes.CreateAsync(spec, ct).ConfigureAwait(false);
+            var namespacesMs = (long)_s.Time.GetElapsedTime(started).TotalMilliseconds;
             if (!_record.HostNetwork)
             {
                 var cni = _s.Cni ?? throw new CniException("the node has no Pod CIDRs yet");
+                var cniStarted = _s.Time.GetTimestamp();
                 var result = await cni.AddAsync(CniPod(pod), ct).ConfigureAwait(false);
+                cniTime = _s.Time.GetElapsedTime(cniStarted);
                 _record.CniResult = result.Json;
                 _record.PodIps = [.. result.PodIps];
             }
@@ -296,6 +302,8 @@ internal sealed partial class PodWorker
             _record.SandboxReady = true;
             _sandboxBackoff = TimeSpan.FromSeconds(1);
             Save();
+            var sandboxMs = (long)_s.Time.GetElapsedTime(started).TotalMilliseconds;
+            Log.SandboxReady(_s.Logger, _record.Namespace, _record.Name, sandboxMs, namespacesMs, (long)cniTime.TotalMilliseconds);
         }
         catch (Exception e) when (e is CniException or SandboxException or IOException or UnauthorizedAccessException)
         {
