@@ -123,7 +123,7 @@ internal static partial class UpRunner
                         var kubeconfig = Path.Combine(options.DataDir, "nodes", node.Name, "kubeconfig");
                         Directory.CreateDirectory(Path.GetDirectoryName(kubeconfig)!);
                         Kubeconfig.WriteForNode(kubeconfig, host.CaPem, EmbeddedCluster.InClusterServer, host.AdminToken, node.Name);
-                        cluster.StartAgent(node, kubeconfig, up.ClusterDns.ToString(), up.ClusterDomain, options.ClusterCidr);
+                        cluster.StartAgent(node, kubeconfig, up.ClusterDns.ToString(), up.ClusterDomain, options.ClusterCidr, stop.Token);
                     }
                     using (var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(host.KubeconfigPath)))
                     {
