@@ -47,6 +47,7 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
             var plan = new TopologyPlan(id, nodes, zones);
             var topology = new ClusterTopology(plan, runner, OwnedState.Load(dataDir, id), logger);
             await topology.RemoveAsync(ct).ConfigureAwait(false);
+            StopRecordedContainers(dataDir, logger);
             UnmountUnder(dataDir, logger);
             await topology.CreateAsync(ct).ConfigureAwait(false);
             return (new EmbeddedCluster(runLock, topology, dataDir, logger), 0);
@@ -149,9 +150,34 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
             Log.AgentSlow(_logger, node);
         }
         await _topology.RemoveAsync(CancellationToken.None).ConfigureAwait(false);
+        StopRecordedContainers(_dataDir, _logger);
         UnmountUnder(_dataDir, _logger);
         await _agents.DisposeAsync().ConfigureAwait(false);
         _lock.Dispose();
+    }
+
+    /// <summary>
+    /// Kills the container processes the agents recorded (pid + start time in each Pod's state.json). The
+    /// namespace scan of the topology misses a container whose network namespace is already gone (deleted by a
+    /// crashed run or by hand); the record does not.
+    /// </summary>
+    internal static void StopRecordedContainers(string dataDir, ILogger logger)
+    {
+        var nodes = Path.Combine(dataDir, "nodes");
+        if (!Directory.Exists(nodes))
+        {
+            return;
+        }
+        foreach (var podDir in Directory.EnumerateDirectories(nodes).SelectMany(n => Directory.Exists(Path.Combine(n, "pods")) ? Directory.EnumerateDirectories(Path.Combine(n, "pods")) : []))
+        {
+            foreach (var (name, container) in Runtime.PodRecord.Load(podDir)?.Containers ?? [])
+            {
+                if (container is { Pid: { } pid, PidStartTime: { } start })
+                {
+                    ProcessKiller.Kill(new OwnedProcess(pid, start, "container " + name + " of " + Path.GetFileName(podDir)), logger);
+                }
+            }
+        }
     }
 
     /// <summary>
