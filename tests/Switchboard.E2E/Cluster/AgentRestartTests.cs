@@ -186,6 +186,11 @@ public sealed partial class AgentRestartTests(UpClusterFixture cluster, ITestOut
         var node1RestartedAt = clock.Elapsed;
         Assert.Matches(Node1Restart(), cluster.Up.Output);
         await UntilAsync(async () => (await ExecAsync(ns, "client1", $"curl -sS --max-time 3 http://{lateIp}/hostname")).Out == "far", "client1 on node1 reaching the late Service after node1's restart");
+        // What the agent said on its way out (its stderr goes to logs/node1.log), for the exit code above.
+        foreach (var line in File.ReadLines(Path.Combine(cluster.Up.DataDir, "logs", "node1.log")).Where(l => l.Contains("xception", StringComparison.Ordinal) || l.Contains("rror", StringComparison.Ordinal)).TakeLast(10))
+        {
+            output.WriteLine("node1.log: " + line);
+        }
         output.WriteLine($"node1: SIGTERM, new agent pid {node1New} after {node1RestartedAt.TotalSeconds:F1} s, exec answered after {clock.Elapsed.TotalSeconds:F1} s; {Node1Restart().Match(cluster.Up.Output).Value}");
         await UntilAsync(async () => (await ClientLinesAsync(ns, "client1")).Count >= node1Lines + 10, "client1 answered after node1's restart");
         AssertOneConnection("client1", await ClientLinesAsync(ns, "client1"), web);
