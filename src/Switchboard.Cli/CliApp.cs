@@ -31,7 +31,10 @@ internal static class CliApp
             await Console.Error.WriteLineAsync($"Run 'switchboard{name} --help' for usage.").ConfigureAwait(false);
             return UsageError;
         }
-        return await parsed.InvokeAsync().ConfigureAwait(false);
+        // System.CommandLine ends the process 2 s after Ctrl-C/SIGTERM by default (exit 130/143) even while the
+        // action is still cleaning up: `up` was cut off mid-removal with many Pods and left namespaces, /etc/netns
+        // directories and containers behind. Every command here stops on its own once the token is cancelled.
+        return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = Timeout.InfiniteTimeSpan }).ConfigureAwait(false);
     }
 
     private sealed class ServerFlags

@@ -112,7 +112,7 @@ internal static partial class UpRunner
                     var kubeconfig = Path.Combine(options.DataDir, "nodes", node.Name, "kubeconfig");
                     Directory.CreateDirectory(Path.GetDirectoryName(kubeconfig)!);
                     Kubeconfig.WriteForNode(kubeconfig, pki!.CaPem, EmbeddedCluster.InClusterServer, pki.AdminToken, node.Name);
-                    cluster.StartAgent(node, kubeconfig, up.ClusterDns.ToString(), up.ClusterDomain, options.ClusterCidr);
+                    cluster.StartAgent(node, kubeconfig, up.ClusterDns.ToString(), up.ClusterDomain, options.ClusterCidr, stop.Token);
                 }
             }
             timeline.Reached("agents-spawned");

@@ -126,6 +126,11 @@ internal sealed partial class NodeAgent(IKubernetes client, AgentOptions options
         if (!_statusPosted || ready?.Status != "True" || !addresses.SequenceEqual(options.NodeIps) || node.Status?.DaemonEndpoints?.KubeletEndpoint?.Port != options.KubeletPort)
         {
             // Status is written only when it changed (or the lifecycle controller marked it Unknown): the Lease is the heartbeat.
+            if (ready is { Status: "True", LastTransitionTime: { } since })
+            {
+                // A restarted agent finds its Node still Ready: no transition happened, as kubelet keeps the time.
+                desired.Status.Conditions[0].LastTransitionTime = since;
+            }
             node.Status = desired.Status;
             node = await client.CoreV1.ReplaceNodeStatusAsync(node, options.NodeName, cancellationToken: ct).ConfigureAwait(false);
             _statusPosted = true;

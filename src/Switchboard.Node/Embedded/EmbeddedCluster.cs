@@ -20,7 +20,7 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
     private readonly ClusterTopology _topology;
     private readonly string _dataDir;
     private readonly ILogger _logger;
-    private readonly List<(NodePlan Node, Process Process, Task Drain)> _agents = [];
+    private readonly AgentSupervisor _agents;
 
     private EmbeddedCluster(RunLock runLock, ClusterTopology topology, string dataDir, ILogger logger)
     {
@@ -28,6 +28,7 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
         _topology = topology;
         _dataDir = dataDir;
         _logger = logger;
+        _agents = new AgentSupervisor(topology.Owned, TimeProvider.System, logger);
     }
 
     public TopologyPlan Plan => _topology.Plan;
@@ -53,6 +54,7 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
                 var plan = new TopologyPlan(id, nodes, zones);
                 var topology = new ClusterTopology(plan, runner, OwnedState.Load(dataDir, id), logger);
                 await topology.RemoveAsync(ct).ConfigureAwait(false);
+                StopRecordedContainers(dataDir, logger);
                 UnmountUnder(dataDir, logger);
                 await topology.CreateAsync(ct).ConfigureAwait(false);
                 await alongside.ConfigureAwait(false);
@@ -82,8 +84,11 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
     /// <summary>The API server URL agents use: the underlay gateway.</summary>
     public static string InClusterServer => "https://" + TopologyPlan.GatewayIpv4 + ":" + TopologyPlan.ApiPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>Starts `switchboard agent` in the node's namespace; its output goes to logs/&lt;node&gt;.log.</summary>
-    public void StartAgent(NodePlan node, string kubeconfig, string clusterDns, string clusterDomain, string clusterCidr)
+    /// <summary>
+    /// Starts `switchboard agent` in the node's namespace, restarted by <see cref="AgentSupervisor"/> whenever it
+    /// exits until <paramref name="stopping"/> is cancelled; its output goes to logs/&lt;node&gt;.log.
+    /// </summary>
+    public void StartAgent(NodePlan node, string kubeconfig, string clusterDns, string clusterDomain, string clusterCidr, CancellationToken stopping = default)
     {
         // nsenter --net, not `ip netns exec`: the latter gives the agent a private (slave) mount namespace, so the
         // Pod namespaces it mounts under /run/netns would be invisible to `up` (cleanup) and to a restarted agent
@@ -108,13 +113,12 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
             psi.ArgumentList.Add("--zone");
             psi.ArgumentList.Add(zone);
         }
-        var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start the agent for " + node.Name);
-        _topology.Owned.AddProcess(new OwnedProcess(process.Id, ProcessKiller.StartTime(process.Id) ?? 0, "agent " + node.Name));
-        process.StandardInput.Close();
         var log = Path.Combine(_dataDir, "logs", node.Name + ".log");
-        _agents.Add((node, process, DrainAsync(process, log)));
-        Log.AgentStarted(_logger, node.Name, process.Id);
+        _agents.Start(node.Name, () => AgentProcess.Start(psi, log), stopping);
     }
+
+    /// <summary>The pid of the node's current agent (null while it is down and waiting for its restart).</summary>
+    public int? AgentPid(string node) => _agents.Pid(node);
 
     /// <summary>
     /// Waits until every planned Node is Ready with a heartbeat from this run (a resumed store still holds the
@@ -127,12 +131,10 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
         var names = Plan.Nodes.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
         while (true)
         {
-            foreach (var (node, process, _) in _agents)
+            // Before ready an exit is a broken set-up, not a crash to ride out: fail with the log to read.
+            if (_agents.FirstExit is var (node, code))
             {
-                if (process.HasExited)
-                {
-                    throw new InvalidOperationException($"the agent of {node.Name} exited with {process.ExitCode}; see {Path.Combine(_dataDir, "logs", node.Name + ".log")}");
-                }
+                throw new InvalidOperationException($"the agent of {node} exited with {code}; see {Path.Combine(_dataDir, "logs", node + ".log")}");
             }
             if (names.Count == 0)
             {
@@ -157,35 +159,41 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        // SIGTERM first so agents stop cleanly; whatever is left after the grace period is killed by RemoveAsync.
-        foreach (var (_, process, _) in _agents)
+        // No restarts from here; SIGTERM first so agents stop cleanly; whatever is left after the grace period is
+        // killed by RemoveAsync (the supervisor leaves it recorded in owned.json).
+        foreach (var node in await _agents.StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false))
         {
-            if (!process.HasExited)
-            {
-                _ = SendSignal(process.Id, 15);
-            }
-        }
-        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        foreach (var (node, process, drain) in _agents)
-        {
-            try
-            {
-                await process.WaitForExitAsync(grace.Token).ConfigureAwait(false);
-                _topology.Owned.RemoveProcess(process.Id);
-            }
-            catch (OperationCanceledException)
-            {
-                Log.AgentSlow(_logger, node.Name);
-            }
+            Log.AgentSlow(_logger, node);
         }
         await _topology.RemoveAsync(CancellationToken.None).ConfigureAwait(false);
+        StopRecordedContainers(_dataDir, _logger);
         UnmountUnder(_dataDir, _logger);
-        foreach (var (_, process, drain) in _agents)
-        {
-            await drain.ConfigureAwait(false);
-            process.Dispose();
-        }
+        await _agents.DisposeAsync().ConfigureAwait(false);
         _lock.Dispose();
+    }
+
+    /// <summary>
+    /// Kills the container processes the agents recorded (pid + start time in each Pod's state.json). The
+    /// namespace scan of the topology misses a container whose network namespace is already gone (deleted by a
+    /// crashed run or by hand); the record does not.
+    /// </summary>
+    internal static void StopRecordedContainers(string dataDir, ILogger logger)
+    {
+        var nodes = Path.Combine(dataDir, "nodes");
+        if (!Directory.Exists(nodes))
+        {
+            return;
+        }
+        foreach (var podDir in Directory.EnumerateDirectories(nodes).SelectMany(n => Directory.Exists(Path.Combine(n, "pods")) ? Directory.EnumerateDirectories(Path.Combine(n, "pods")) : []))
+        {
+            foreach (var (name, container) in Runtime.PodRecord.Load(podDir)?.Containers ?? [])
+            {
+                if (container is { Pid: { } pid, PidStartTime: { } start })
+                {
+                    ProcessKiller.Kill(new OwnedProcess(pid, start, "container " + name + " of " + Path.GetFileName(podDir)), logger);
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -226,47 +234,8 @@ internal sealed partial class EmbeddedCluster : IAsyncDisposable
             : [host];
     }
 
-    private static async Task DrainAsync(Process process, string logPath)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
-        var file = new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
-        await using (file.ConfigureAwait(false))
-        {
-            var gate = new SemaphoreSlim(1, 1);
-            using (gate)
-            {
-                await Task.WhenAll(Copy(process.StandardOutput.BaseStream), Copy(process.StandardError.BaseStream)).ConfigureAwait(false);
-            }
-
-            async Task Copy(Stream source)
-            {
-                var buffer = new byte[4096];
-                int n;
-                while ((n = await source.ReadAsync(buffer).ConfigureAwait(false)) > 0)
-                {
-                    await gate.WaitAsync().ConfigureAwait(false);
-                    try
-                    {
-                        await file.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
-                        await file.FlushAsync().ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        gate.Release();
-                    }
-                }
-            }
-        }
-    }
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int SendSignal(int pid, int signal);
-
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Information, Message = "started the agent of {Node} (pid {Pid})")]
-        public static partial void AgentStarted(ILogger logger, string node, int pid);
-
         [LoggerMessage(Level = LogLevel.Warning, Message = "cannot unmount {Path} (errno {Errno})")]
         public static partial void UnmountFailed(ILogger logger, string path, int errno);
 

@@ -25,11 +25,10 @@ internal sealed partial class PodCidrRouteSyncer(ICommandRunner runner, string? 
     public async Task<bool> SyncAsync(IEnumerable<V1Node> nodes, CancellationToken ct)
     {
         var ok = true;
-        if (!_swept)
-        {
-            ok &= await SweepAsync(ct).ConfigureAwait(false);
-            _swept = ok;
-        }
+        // What an earlier run left is listed first but removed last, and only where it is no longer wanted: a
+        // restarted agent replaces its routes in place, so Pod traffic never finds a gap.
+        var leftovers = _swept ? null : await ListLeftoversAsync(ct).ConfigureAwait(false);
+        ok &= _swept || leftovers is not null;
         var desired = PodCidrRoutes.Desired(selfNode, nodes).ToDictionary(r => r.Cidr, StringComparer.Ordinal);
         var next = new Dictionary<string, PodCidrRoute>(_programmed, StringComparer.Ordinal);
         foreach (var (cidr, route) in _programmed)
@@ -69,28 +68,34 @@ internal sealed partial class PodCidrRouteSyncer(ICommandRunner runner, string? 
             }
         }
         _programmed = next;
+        if (leftovers is not null)
+        {
+            var swept = true;
+            foreach (var (v6, dst) in leftovers.Where(l => !desired.ContainsKey(l.Dst)))
+            {
+                var r = await IpAsync(v6, ["route", "del", dst, "proto", RouteProtocol], ct).ConfigureAwait(false);
+                swept &= r.Ok || r.Stderr.Contains("No such process", StringComparison.Ordinal);
+            }
+            _swept = swept;
+            ok &= swept;
+        }
         return ok;
     }
 
-    /// <summary>Removes every route with our protocol: what a crashed or older run left.</summary>
-    private async Task<bool> SweepAsync(CancellationToken ct)
+    /// <summary>Every route with our protocol (what a crashed or older run left); null when listing failed.</summary>
+    private async Task<List<(bool V6, string Dst)>?> ListLeftoversAsync(CancellationToken ct)
     {
-        var ok = true;
+        var found = new List<(bool V6, string Dst)>();
         foreach (var v6 in (bool[])[false, true])
         {
             var list = await IpOutputAsync(v6, ["-j", "route", "show", "proto", RouteProtocol], ct).ConfigureAwait(false);
             if (list is null)
             {
-                ok = false;
-                continue;
+                return null;
             }
-            foreach (var dst in ParseDestinations(list))
-            {
-                var r = await IpAsync(v6, ["route", "del", dst, "proto", RouteProtocol], ct).ConfigureAwait(false);
-                ok &= r.Ok;
-            }
+            found.AddRange(ParseDestinations(list).Select(d => (v6, d)));
         }
-        return ok;
+        return found;
     }
 
     /// <summary>The "dst" of each route in `ip -j route show` output.</summary>

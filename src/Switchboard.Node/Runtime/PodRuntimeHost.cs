@@ -72,6 +72,9 @@ internal sealed partial class PodRuntimeHost : IDisposable
         var informers = _informers.RunAsync(ct);
         try
         {
+            // Records first: after an agent restart, exec and logs of the running containers are served as soon as
+            // the kubelet API listens, before the informers have synced (the workers start only after that).
+            var adopted = Runtime.AdoptFromDisk();
             var cidrs = _options.PodCidrOverride;
             while (cidrs.Count == 0)
             {
@@ -88,7 +91,6 @@ internal sealed partial class PodRuntimeHost : IDisposable
                 Log.PrivateMountNamespace(_logger);
             }
             Runtime.SetPodCidrs(cidrs);
-            var adopted = Runtime.AdoptFromDisk();
             await pods.WaitForSyncAsync(ct).ConfigureAwait(false);
             var cidrText = string.Join(',', cidrs);
             Log.Started(_logger, _options.NodeName, cidrText, adopted);

@@ -104,6 +104,33 @@ internal sealed partial class PodWorker
         }
     }
 
+    /// <summary>
+    /// A re-adopted container keeps the started/ready it had in the API until its probes say otherwise, so an agent
+    /// restart does not flap the Pod out of its Services. Upstream kubelet starts readiness at Failure and flaps
+    /// (kubernetes/kubernetes#100277); the last result of the same container (same ID) is the better guess, as
+    /// kubernetes/kubernetes#84104 proposed. The probes themselves run at once, so a wrong guess lasts one period.
+    /// </summary>
+    private void KeepProbeResults(V1Pod pod)
+    {
+        foreach (var status in pod.Status?.ContainerStatuses ?? [])
+        {
+            var spec = pod.Spec?.Containers?.FirstOrDefault(c => c.Name == status.Name);
+            if (spec is null || !_record.Containers.TryGetValue(status.Name, out var c) || c.Pid is null || c.ContainerId is null
+                || status.ContainerID != "switchboard://" + c.ContainerId || status.State?.Running is null)
+            {
+                continue;
+            }
+            if (spec.StartupProbe is not null && status.Started == true)
+            {
+                State(status.Name, "startup").Result = true;
+            }
+            if (spec.ReadinessProbe is not null && status.Ready == true)
+            {
+                State(status.Name, "readiness").Result = true;
+            }
+        }
+    }
+
     private ProbeState State(string container, string kind) => _probes.GetOrAdd((container, kind), _ => new ProbeState());
 
     private static partial class Log

@@ -219,6 +219,7 @@ internal sealed partial class PodWorker
         {
             if (await _s.Sandboxes.RepairAsync(Sandbox, live, ct).ConfigureAwait(false))
             {
+                KeepProbeResults(pod);
                 if (!_record.HostNetwork && _s.Cni is { } check && _record.CniResult is { } cached)
                 {
                     try

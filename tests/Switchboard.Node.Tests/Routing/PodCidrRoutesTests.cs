@@ -96,6 +96,23 @@ public sealed class PodCidrRoutesTests
     }
 
     [Fact]
+    public async Task Sync_FirstRunAfterARestart_ReplacesWantedRoutesInPlace_DeletesOnlyTheRest()
+    {
+        var runner = new FakeCommandRunner
+        {
+            OnCommand = c => c == "ip -j route show proto 76"
+                ? new CommandResult(0, "", """[{"dst":"10.244.1.0/24","gateway":"172.18.0.12","protocol":"76"},{"dst":"10.244.9.0/24","gateway":"172.18.0.19","protocol":"76"}]""")
+                : new CommandResult(0, "", c.Contains("show") ? "[]" : ""),
+        };
+        var syncer = new PodCidrRouteSyncer(runner, null, "node1", NullLogger.Instance);
+        Assert.True(await syncer.SyncAsync([Node("node2", ["10.244.1.0/24"], "172.18.0.12")], default));
+        // The route still in use is never deleted (a restarted agent must not cut Pod traffic); the stale one goes after.
+        Assert.DoesNotContain("ip route del 10.244.1.0/24 proto 76", runner.Commands);
+        Assert.Equal(["ip route replace 10.244.1.0/24 via 172.18.0.12 proto 76", "ip route del 10.244.9.0/24 proto 76"],
+            runner.Commands.Where(c => c.Contains(" replace ", StringComparison.Ordinal) || c.Contains(" del ", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task Sync_CommandFails_ReportsFalseAndRetriesNextTime()
     {
         var runner = new FakeCommandRunner { FailOn = "replace 10.244.1.0/24" };

@@ -523,6 +523,88 @@ public sealed class PodWorkerTests : IDisposable
         Assert.Equal(2, _launcher.Started.Count);
     }
 
+    /// <summary>A new agent's worker for the same Pod, from the state.json the old one wrote (a restart).</summary>
+    private PodWorker Readopt(PodWorker old, V1Pod pod)
+    {
+        old.Record.Save(old.PodDir);
+        var services = new RuntimeServices(new RuntimeOptions { NodeName = "n1", DataDir = _dir, NetnsPrefix = "sb-test01", NodeIps = ["172.18.0.11"] }, _sandboxes, _launcher, _prober, _api, new FakeDependencies(), _time, NullLogger.Instance) { Cni = _cni, Agnhost = "a" };
+        return new PodWorker(services, PodRecord.Load(old.PodDir)!, pod);
+    }
+
+    private static V1Pod ProbedPod(V1Probe readiness, V1Probe? startup = null) =>
+        Pod("Always", new V1Container { Name = "c", Image = "x", Command = ["sleep"], ReadinessProbe = readiness, StartupProbe = startup });
+
+    [Fact]
+    public async Task Sync_ReadoptedReadyContainer_KeepsItsPidIpsAndReady_NoCniAdd()
+    {
+        // Two successes are needed for Ready: a fresh start at Failure would flap for a whole period.
+        var pod = ProbedPod(new V1Probe { HttpGet = new V1HTTPGetAction { Port = 80 }, PeriodSeconds = 10, SuccessThreshold = 2 },
+            new V1Probe { Exec = new V1ExecAction { Command = ["true"] }, PeriodSeconds = 10, SuccessThreshold = 1 });
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        for (var i = 0; i < 2; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(10));
+            await worker.SyncAsync(CancellationToken.None);
+        }
+        Assert.True(Status(pod).ContainerStatuses[0].Ready);
+        var readySince = Status(pod).Conditions.Single(c => c.Type == "Ready").LastTransitionTime;
+        var pid = worker.Record.Containers["c"].Pid;
+        _cni.Calls.Clear();
+        var writes = _api.StatusWrites;
+
+        _time.Advance(TimeSpan.FromSeconds(3));
+        var adopted = Readopt(worker, pod);
+        await adopted.SyncAsync(CancellationToken.None);
+
+        Assert.Empty(_cni.Calls);
+        Assert.Single(_launcher.Started);
+        Assert.Equal(pid, adopted.Record.Containers["c"].Pid);
+        var s = Status(pod);
+        Assert.True(_api.StatusWrites > writes);
+        Assert.Equal("10.244.1.5", s.PodIP);
+        Assert.True(s.ContainerStatuses[0].Started);
+        Assert.True(s.ContainerStatuses[0].Ready);
+        Assert.Equal(0, s.ContainerStatuses[0].RestartCount);
+        var ready = s.Conditions.Single(c => c.Type == "Ready");
+        Assert.Equal("True", ready.Status);
+        Assert.Equal(readySince, ready.LastTransitionTime);
+    }
+
+    [Fact]
+    public async Task Sync_ReadoptedReadyContainer_FailingProbesStillTakeReadyAway()
+    {
+        var pod = ProbedPod(new V1Probe { HttpGet = new V1HTTPGetAction { Port = 80 }, PeriodSeconds = 1, FailureThreshold = 2 });
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.True(Status(pod).ContainerStatuses[0].Ready);
+
+        _prober.Result = (_, _) => false;
+        var adopted = Readopt(worker, pod);
+        await adopted.SyncAsync(CancellationToken.None);
+        Assert.True(Status(pod).ContainerStatuses[0].Ready);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await adopted.SyncAsync(CancellationToken.None);
+        Assert.False(Status(pod).ContainerStatuses[0].Ready);
+    }
+
+    [Fact]
+    public async Task Sync_ReadoptedContainerWhoseApiStatusNamesAnotherContainer_StartsNotReady()
+    {
+        var pod = ProbedPod(new V1Probe { HttpGet = new V1HTTPGetAction { Port = 80 }, PeriodSeconds = 10, SuccessThreshold = 2 });
+        var worker = Worker(pod);
+        await worker.SyncAsync(CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        await worker.SyncAsync(CancellationToken.None);
+        Assert.True(Status(pod).ContainerStatuses[0].Ready);
+        // The API's status is about an earlier run of the container: its readiness says nothing about this one.
+        pod.Status.ContainerStatuses[0].ContainerID = "switchboard://older";
+
+        var adopted = Readopt(worker, pod);
+        await adopted.SyncAsync(CancellationToken.None);
+        Assert.False(Status(pod).ContainerStatuses[0].Ready);
+    }
+
     [Fact]
     public async Task Sync_ServiceAccountToken_WrittenThenRenewedAt80PercentOfItsLifetime()
     {
