@@ -75,6 +75,16 @@ internal static class DatapathBench
             return 1;
         }
 
+        if (only == "conncheck")
+        {
+            // Diagnostic: short connections straight from the client Pod to the server Pod, no proxy at all.
+            for (var i = 0; i < 4; i++)
+            {
+                var r = await ConnectChildAsync(bed.ClientPod, $"{Testbed.ServerPodIp}:{Testbed.ConnPodPort}", connSeconds, concurrency, bed.ServerPod);
+                Console.WriteLine($"direct run {i + 1}: {r.PerSecond:F0}/s ({r}), load {LoadAverage()}");
+                Console.WriteLine("# " + (await bed.InAsync(bed.ServerPod, "ss", "-s")).Split('\n').FirstOrDefault(l => l.StartsWith("TCP:", StringComparison.Ordinal)));
+            }
+        }
         if (only is null or "clusterip")
         {
             await ClusterIpAsync(bed, pairs, seconds);
@@ -174,46 +184,61 @@ internal static class DatapathBench
         Console.WriteLine($"# haproxy (pid {haproxy.Id}): 127.0.0.1:{hpIperf} and 127.0.0.1:{hpConn}, default threads");
 
         Console.WriteLine("### iperf3 throughput (client on the host; ratio = publisher / haproxy)");
+        Console.WriteLine("# cpu = CPU time of the proxy process per GiB moved (ours: the whole bench process, API server included)");
         var ratios = new List<double>();
         var ours = new List<double>();
         var theirs = new List<double>();
+        var ourCpu = new List<double>();
+        var theirCpu = new List<double>();
         for (var i = 0; i < pairs; i++)
         {
-            double p = 0, h = 0;
+            double p = 0, h = 0, pc = 0, hc = 0;
             foreach (var which in i % 2 == 0 ? new[] { "publisher", "haproxy" } : ["haproxy", "publisher"])
             {
-                var gbps = await IperfAsync([], "127.0.0.1", which == "publisher" ? bed.IperfServicePort : hpIperf, seconds);
-                (p, h) = which == "publisher" ? (gbps, h) : (p, gbps);
+                var pid = which == "publisher" ? Environment.ProcessId : haproxy.Id;
+                var cpu = CpuSeconds(pid);
+                var (gbps, bytes) = await IperfBytesAsync([], "127.0.0.1", which == "publisher" ? bed.IperfServicePort : hpIperf, seconds);
+                var perGiB = (CpuSeconds(pid) - cpu) / (bytes / (1 << 30));
+                (p, h, pc, hc) = which == "publisher" ? (gbps, h, perGiB, hc) : (p, gbps, pc, perGiB);
             }
             ours.Add(p);
             theirs.Add(h);
+            ourCpu.Add(pc);
+            theirCpu.Add(hc);
             ratios.Add(p / h);
-            Console.WriteLine($"pair {i + 1}: publisher {p:F2} Gbit/s, haproxy {h:F2} Gbit/s, ratio {p / h:P1}, load {LoadAverage()}");
+            Console.WriteLine($"pair {i + 1}: publisher {p:F2} Gbit/s (cpu {pc * 1000:F0} ms/GiB), haproxy {h:F2} Gbit/s (cpu {hc * 1000:F0} ms/GiB), ratio {p / h:P1}, load {LoadAverage()}");
         }
-        Console.WriteLine($"median: publisher {Median(ours):F2} Gbit/s, haproxy {Median(theirs):F2} Gbit/s, median ratio {Median(ratios):P1} (target ≥ 100%)");
+        Console.WriteLine($"median: publisher {Median(ours):F2} Gbit/s, haproxy {Median(theirs):F2} Gbit/s, median ratio {Median(ratios):P1} (target ≥ 100%); cpu publisher {Median(ourCpu) * 1000:F0} ms/GiB, haproxy {Median(theirCpu) * 1000:F0} ms/GiB");
 
         Console.WriteLine($"### short connections/s ({concurrency} concurrent clients for {connSeconds} s, each connection reads the server Pod's name to EOF)");
         var connRatios = new List<double>();
         var ourRate = new List<double>();
         var theirRate = new List<double>();
+        var ourConnCpu = new List<double>();
+        var theirConnCpu = new List<double>();
         for (var i = 0; i < pairs; i++)
         {
-            double p = 0, h = 0;
+            double p = 0, h = 0, pc = 0, hc = 0;
             foreach (var which in i % 2 == 0 ? new[] { "publisher", "haproxy" } : ["haproxy", "publisher"])
             {
+                var pid = which == "publisher" ? Environment.ProcessId : haproxy.Id;
+                var cpu = CpuSeconds(pid);
                 var r = await ConnectChildAsync(null, $"127.0.0.1:{(which == "publisher" ? bed.ConnServicePort : hpConn)}", connSeconds, concurrency, bed.ServerPod);
+                var perConn = (CpuSeconds(pid) - cpu) / Math.Max(1, r.Connections);
                 if (r.Errors > 0)
                 {
                     Console.WriteLine($"# {which}: {r.Errors} failed connections");
                 }
-                (p, h) = which == "publisher" ? (r.PerSecond, h) : (p, r.PerSecond);
+                (p, h, pc, hc) = which == "publisher" ? (r.PerSecond, h, perConn, hc) : (p, r.PerSecond, pc, perConn);
             }
             ourRate.Add(p);
             theirRate.Add(h);
+            ourConnCpu.Add(pc);
+            theirConnCpu.Add(hc);
             connRatios.Add(p / h);
-            Console.WriteLine($"pair {i + 1}: publisher {p:F0}/s, haproxy {h:F0}/s, ratio {p / h:P1}, load {LoadAverage()}");
+            Console.WriteLine($"pair {i + 1}: publisher {p:F0}/s (cpu {pc * 1e6:F0} µs/conn), haproxy {h:F0}/s (cpu {hc * 1e6:F0} µs/conn), ratio {p / h:P1}, load {LoadAverage()}");
         }
-        Console.WriteLine($"median: publisher {Median(ourRate):F0}/s, haproxy {Median(theirRate):F0}/s, median ratio {Median(connRatios):P1}");
+        Console.WriteLine($"median: publisher {Median(ourRate):F0}/s, haproxy {Median(theirRate):F0}/s, median ratio {Median(connRatios):P1}; cpu publisher {Median(ourConnCpu) * 1e6:F0} µs/conn, haproxy {Median(theirConnCpu) * 1e6:F0} µs/conn");
 
         await stop.CancelAsync();
         await run;
@@ -227,11 +252,37 @@ internal static class DatapathBench
     }
 
     /// <summary>iperf3 for <paramref name="seconds"/> after a 1 s omit; the receiver's rate in Gbit/s.</summary>
-    private static async Task<double> IperfAsync(string[] prefix, string host, int port, int seconds)
+    private static async Task<double> IperfAsync(string[] prefix, string host, int port, int seconds) => (await IperfBytesAsync(prefix, host, port, seconds)).Gbps;
+
+    private static async Task<(double Gbps, double Bytes)> IperfBytesAsync(string[] prefix, string host, int port, int seconds)
     {
-        var json = await Testbed.ShAsync([.. prefix, "iperf3", "-c", host, "-p", port.ToString(CultureInfo.InvariantCulture), "-t", seconds.ToString(CultureInfo.InvariantCulture), "-O", "1", "-J"]);
-        using var doc = JsonDocument.Parse(json);
-        return doc.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble() / 1e9;
+        for (var attempt = 1; ; attempt++)
+        {
+            string json;
+            try
+            {
+                json = await Testbed.ShAsync([.. prefix, "iperf3", "-c", host, "-p", port.ToString(CultureInfo.InvariantCulture), "-t", seconds.ToString(CultureInfo.InvariantCulture), "-O", "1", "-J"]);
+            }
+            catch (InvalidOperationException e)
+            {
+                json = "{\"error\": " + JsonSerializer.Serialize(e.Message) + "}";
+            }
+            using var doc = JsonDocument.Parse(json);
+            if (doc.RootElement.TryGetProperty("end", out var end) && end.TryGetProperty("sum_received", out var received))
+            {
+                // Bytes over the whole run (the omitted second included), to put the proxy's CPU time against.
+                var sent = end.TryGetProperty("sum_sent", out var ss) ? ss.GetProperty("bytes").GetDouble() : 0;
+                return (received.GetProperty("bits_per_second").GetDouble() / 1e9, sent);
+            }
+            // A run that failed (e.g. the iperf3 server still busy) is repeated, and says so.
+            var error = doc.RootElement.TryGetProperty("error", out var e2) ? e2.ToString() : "no result";
+            Console.WriteLine($"# iperf3 to {host}:{port} failed (attempt {attempt}): {error}");
+            if (attempt == 3)
+            {
+                throw new InvalidOperationException("iperf3 failed 3 times: " + error);
+            }
+            await Task.Delay(2000);
+        }
     }
 
     private sealed record ConnResult(long Connections, long Errors, double Seconds)
@@ -301,6 +352,9 @@ internal static class DatapathBench
                     {
                         total += n;
                     }
+                    // Close with RST once the reply and EOF are in: no TIME_WAIT piles up on the host hop (where it
+                    // cut every proxy's rate tenfold after ~10k connections in earlier runs).
+                    s.LingerState = new LingerOption(true, 0);
                     if (buffer.AsSpan(0, total).SequenceEqual(expected))
                     {
                         Interlocked.Increment(ref ok);
@@ -343,6 +397,14 @@ internal static class DatapathBench
     {
         var sorted = values.Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    /// <summary>utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15, 100 ticks/s).</summary>
+    private static double CpuSeconds(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 
     private static string LoadAverage() => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));

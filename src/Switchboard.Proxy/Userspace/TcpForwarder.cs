@@ -67,9 +67,11 @@ internal sealed class TcpForwarder : IAsyncDisposable
             {
                 return;
             }
-            // Counted before the relay starts, so DisposeAsync cannot miss it.
+            // Counted before the relay starts, so DisposeAsync cannot miss it. Started inline, not with Task.Run:
+            // RelayAsync yields at its first await (the dial), and one thread-pool hop less per connection shows
+            // in the connection rate.
             Interlocked.Increment(ref _active);
-            _ = Task.Run(() => RelayAsync(client));
+            _ = RelayAsync(client);
         }
     }
 
@@ -102,8 +104,9 @@ internal sealed class TcpForwarder : IAsyncDisposable
                 }
             }
         }
-        catch (ObjectDisposedException)
+        catch (Exception e) when (e is ObjectDisposedException or SocketException or ArgumentException)
         {
+            // The client vanished before the relay started (e.g. reset right after accept): nothing to pass on.
         }
         finally
         {
