@@ -217,7 +217,7 @@ internal static class DatapathBench
         }
         Console.WriteLine($"median: publisher {Median(ours):F2} Gbit/s, haproxy {Median(theirs):F2} Gbit/s, median ratio {Median(ratios):P1} (target ≥ 100%); cpu publisher {Median(ourCpu) * 1000:F0} ms/GiB, haproxy {Median(theirCpu) * 1000:F0} ms/GiB");
 
-        Console.WriteLine($"### short connections/s ({concurrency} concurrent clients for {connSeconds} s, each connection reads the server Pod's name to EOF)");
+        Console.WriteLine($"### short connections/s ({concurrency} concurrent clients for {connSeconds} s, each connection reads the server Pod's name, then closes with RST)");
         var connRatios = new List<double>();
         var ourRate = new List<double>();
         var theirRate = new List<double>();
