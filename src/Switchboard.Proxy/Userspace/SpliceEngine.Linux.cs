@@ -228,6 +228,15 @@ internal sealed partial class SpliceEngine : IAsyncDisposable
         {
             _commands.Enqueue(command);
             Wake();
+            if (_completion.Task.IsCompleted)
+            {
+                // The loop is gone (disposed): nobody else will see this command. An Add never ran, so no
+                // descriptor was taken; completing its task is all there is to do.
+                while (_commands.TryDequeue(out var late))
+                {
+                    late.Connection.Done.TrySetResult(RelayOutcome.Canceled);
+                }
+            }
         }
 
         public void Stop()
