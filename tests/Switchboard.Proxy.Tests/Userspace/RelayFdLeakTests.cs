@@ -34,9 +34,13 @@ public sealed class RelayFdLeakTests
             using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await client.ConnectAsync(rig.Endpoint, cts.Token);
             await client.SendAsync("RESET"u8.ToArray(), cts.Token);
+            var reply = new byte[64];
+            var n = await client.ReceiveAsync(reply, cts.Token);
+            Assert.Equal("fd-backend resetting", Encoding.ASCII.GetString(reply, 0, n));
+            await client.SendAsync("GO"u8.ToArray(), cts.Token);
             await Assert.ThrowsAnyAsync<SocketException>(async () =>
             {
-                while (await client.ReceiveAsync(new byte[64], cts.Token) > 0)
+                while (await client.ReceiveAsync(reply, cts.Token) > 0)
                 {
                 }
             });

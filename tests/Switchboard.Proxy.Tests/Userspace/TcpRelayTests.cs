@@ -112,6 +112,7 @@ public sealed class TcpRelayTests
         var buffer = new byte[64];
         var n = await client.ReceiveAsync(buffer, cts.Token);
         Assert.Equal("rst-backend resetting", Encoding.ASCII.GetString(buffer, 0, n));
+        await client.SendAsync("GO"u8.ToArray(), cts.Token);
         var e = await Assert.ThrowsAsync<SocketException>(async () =>
         {
             while (await client.ReceiveAsync(buffer, cts.Token) > 0)
@@ -388,7 +389,8 @@ internal sealed class RelayRig : IAsyncDisposable
                         break;
                     case "RESET":
                         await s.SendAsync(Encoding.ASCII.GetBytes($"{Name} resetting"), cts.Token);
-                        await Task.Delay(200, cts.Token);
+                        // Reset only once the client confirms it has the reply (no timing guess).
+                        await ReadExactlyAsync(s, new byte[2], cts.Token);
                         s.LingerState = new LingerOption(true, 0);
                         break;
                     case "WATCH":
