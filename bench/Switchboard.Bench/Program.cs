@@ -29,5 +29,11 @@ if (args.Length > 0 && args[0] == "nodes")
 {
     return await Switchboard.Bench.Nodes.NodesBench.RunAsync(args[1..]);
 }
+// `datapath [--pairs 7] [--only clusterip|publisher] [--chunk N] [--no-splice]`: issue 6's data-path targets
+// (ClusterIP vs direct Pod-to-Pod; host publisher vs HAProxy) in namespaces it makes; root, iperf3, haproxy.
+if (args.Length > 0 && args[0] == "datapath")
+{
+    return await Switchboard.Bench.Datapath.DatapathBench.RunAsync(args[1..]);
+}
 BenchmarkSwitcher.FromAssembly(typeof(ApiLoad).Assembly).Run(args);
 return 0;

@@ -43,8 +43,12 @@ internal sealed partial class HostPublisher : IResourceEventHandler<V1Service>, 
     private readonly Dictionary<ListenKey, Published> _published = [];
     private readonly Dictionary<string, string> _reportedErrors = new(StringComparer.Ordinal);
 
-    public HostPublisher(Kubernetes client, IBackendDialer dialer, IPAddress hostV4, IPAddress hostV6, ILoggerFactory loggers, TimeProvider time)
+    /// <summary>One relay (splice loops) shared by every published TCP port.</summary>
+    private readonly TcpRelay _relay;
+
+    public HostPublisher(Kubernetes client, IBackendDialer dialer, IPAddress hostV4, IPAddress hostV6, ILoggerFactory loggers, TimeProvider time, TcpRelayOptions? relay = null)
     {
+        _relay = TcpRelay.Create(relay);
         _client = client;
         _dialer = dialer;
         _hostV4 = hostV4;
@@ -54,6 +58,9 @@ internal sealed partial class HostPublisher : IResourceEventHandler<V1Service>, 
         _recorder = new EventRecorder(client, "switchboard-lb-publisher", _logger, time);
         _reflector = new Reflector<V1Service>(client, ResourceRequest.For<V1Service>(), this, logger: _logger, timeProvider: time);
     }
+
+    /// <summary>True when published TCP ports are relayed with splice(2).</summary>
+    public bool UsesSplice => _relay.UsesSplice;
 
     /// <summary>What is published now: host endpoint and protocol → LB endpoint.</summary>
     public IReadOnlyDictionary<string, string> Snapshot()
@@ -119,6 +126,7 @@ internal sealed partial class HostPublisher : IResourceEventHandler<V1Service>, 
         {
             await p.DisposeAsync().ConfigureAwait(false);
         }
+        await _relay.DisposeAsync().ConfigureAwait(false);
         _dirty.Dispose();
     }
 
@@ -265,7 +273,7 @@ internal sealed partial class HostPublisher : IResourceEventHandler<V1Service>, 
                 listener.Dispose();
                 throw;
             }
-            return new Published(key, backend, new TcpForwarder(listener, ct => _dialer.ConnectTcpAsync(backend, ct)), null);
+            return new Published(key, backend, new TcpForwarder(listener, ct => _dialer.ConnectTcpAsync(backend, ct), _relay), null);
         }
         var udp = new Socket(key.Endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
