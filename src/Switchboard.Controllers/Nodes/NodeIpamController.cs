@@ -22,6 +22,12 @@ internal sealed partial class NodeIpamController : IResourceEventHandler<V1Node>
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _dirty = new(0, 1);
 
+    // Assignments patched but not yet seen in the cache, by node UID (only the loop touches it). The cache lags the
+    // patch: without this a pass on a stale snapshot would hand the same CIDR to a second node, or patch the first
+    // again with another one (422 "may not change podCIDR"), as upstream's range allocator avoids by marking the
+    // CIDR taken at allocation.
+    private readonly Dictionary<string, List<string>> _pending = new(StringComparer.Ordinal);
+
     public NodeIpamController(Kubernetes client, string clusterCidr, ILoggerFactory loggers, TimeProvider time)
     {
         _client = client;
@@ -103,9 +109,14 @@ internal sealed partial class NodeIpamController : IResourceEventHandler<V1Node>
     private async Task<bool> PassAsync(CancellationToken ct)
     {
         var nodes = _reflector.Store.Snapshot();
-        var used = nodes.SelectMany(n => n.Spec?.PodCIDRs ?? []).Select(PodCidrAllocator.Canonical).ToList();
+        var waiting = nodes.Where(n => n.Spec?.PodCIDRs is not { Count: > 0 }).Select(n => n.Metadata.Uid).ToHashSet(StringComparer.Ordinal);
+        foreach (var uid in _pending.Keys.Where(u => !waiting.Contains(u)).ToList())
+        {
+            _pending.Remove(uid);
+        }
+        var used = nodes.SelectMany(n => n.Spec?.PodCIDRs ?? []).Concat(_pending.Values.SelectMany(c => c)).Select(PodCidrAllocator.Canonical).ToList();
         var ok = true;
-        foreach (var node in nodes.Where(n => n.Spec?.PodCIDRs is not { Count: > 0 }).OrderBy(n => n.Metadata.Name, StringComparer.Ordinal))
+        foreach (var node in nodes.Where(n => n.Spec?.PodCIDRs is not { Count: > 0 } && !_pending.ContainsKey(n.Metadata.Uid)).OrderBy(n => n.Metadata.Name, StringComparer.Ordinal))
         {
             var cidrs = _allocator.Allocate(used);
             if (cidrs is null)
@@ -114,16 +125,19 @@ internal sealed partial class NodeIpamController : IResourceEventHandler<V1Node>
                 ok = false;
                 continue;
             }
-            // A merge patch of spec only: it cannot clobber the agent's status writes and needs no resourceVersion.
-            var patch = JsonSerializer.Serialize(new { spec = new { podCIDR = cidrs[0], podCIDRs = cidrs } });
+            // A merge patch of spec only, guarded by the UID we looked at: it cannot clobber the agent's status writes,
+            // and a node deleted and recreated under the same name meanwhile is left to the next pass.
+            var patch = JsonSerializer.Serialize(new { metadata = new { uid = node.Metadata.Uid }, spec = new { podCIDR = cidrs[0], podCIDRs = cidrs } });
             try
             {
                 await _client.CoreV1.PatchNodeAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), node.Metadata.Name, cancellationToken: ct).ConfigureAwait(false);
                 used.AddRange(cidrs);
+                _pending[node.Metadata.Uid] = [.. cidrs];
                 Log.Assigned(_logger, node.Metadata.Name, cidrs);
             }
-            catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
+            catch (HttpOperationException e) when (e.Response.StatusCode is System.Net.HttpStatusCode.NotFound or System.Net.HttpStatusCode.Conflict)
             {
+                // Gone, or recreated with another UID: the cache will show it.
             }
         }
         return ok;
