@@ -88,6 +88,7 @@ internal sealed partial class PacketTracer
         private int _dport;
         private uint _mark;
         private bool _masquerade;
+        private bool _dnatted;
         private IReadOnlyList<NftTableState> _tables = [];
         private NftTableState _currentTable = null!;
 
@@ -161,6 +162,7 @@ internal sealed partial class PacketTracer
                     var (ip, port) = ParseHostPort(_endpoints[endpointsBefore]);
                     _dst = ip;
                     _dport = port;
+                    _dnatted = true;
                 }
             }
 
@@ -234,6 +236,16 @@ internal sealed partial class PacketTracer
                 {
                     CheckFamily(m.Groups[1].Value, fullRule);
                     if (Lookup(m.Groups[2].Value, false, fullRule, Addr(_dst), _packet.Protocol, Port()) is null)
+                    {
+                        return null;
+                    }
+                }
+                else if ((m = AddrPairLookup().Match(rest)).Success)
+                {
+                    // "ip saddr . ip daddr @set": the hairpin set, keyed source . (DNATed) destination.
+                    CheckFamily(m.Groups[1].Value, fullRule);
+                    CheckFamily(m.Groups[2].Value, fullRule);
+                    if (Lookup(m.Groups[3].Value, false, fullRule, Addr(_src), Addr(_dst)) is null)
                     {
                         return null;
                     }
@@ -320,10 +332,25 @@ internal sealed partial class PacketTracer
                 }
                 else if ((m = NumgenBranch().Match(rest)).Success)
                 {
-                    // "numgen random mod K 0 goto X": one step of a cascade; follow the branch, then go on as if not taken.
+                    // "numgen random mod K 0 <goto X | meta l4proto P dnat to A>": one step of a cascade; follow the
+                    // branch (a goto or an inline DNAT), then go on as if it was not taken.
                     matched = true;
-                    var flow = RunChain(m.Groups[2].Value, depth + 1);
+                    var branch = rest[m.Length..].TrimStart();
+                    if (!GotoVerdict().IsMatch(branch) && !Dnat().IsMatch(branch))
+                    {
+                        throw new TracerException($"numgen branch \"{branch}\" is neither \"goto <chain>\" nor \"meta l4proto <p> dnat to <ip:port>\": \"{fullRule}\" in chain {chain}");
+                    }
+
+                    var flow = RunRule(chain, fullRule, branch, depth, out _);
                     return flow is Flow.Drop or Flow.Reject ? flow : null;
+                }
+                else if ((m = CtStatusDnat().Match(rest)).Success)
+                {
+                    // The connection was DNATed by an earlier hook (the trace follows one connection's first packet).
+                    if (!_dnatted)
+                    {
+                        return null;
+                    }
                 }
                 else if ((m = NumgenVmap().Match(rest)).Success)
                 {
@@ -535,8 +562,17 @@ internal sealed partial class PacketTracer
     [GeneratedRegex(@"^numgen random mod (\d+) vmap \{ (.*) \}$")]
     private static partial Regex NumgenVmap();
 
-    [GeneratedRegex(@"^numgen random mod (\d+) 0 goto (\S+)$")]
+    [GeneratedRegex(@"^numgen random mod (\d+) 0 ")]
     private static partial Regex NumgenBranch();
+
+    [GeneratedRegex(@"^goto \S+$")]
+    private static partial Regex GotoVerdict();
+
+    [GeneratedRegex(@"^ct status dnat\b")]
+    private static partial Regex CtStatusDnat();
+
+    [GeneratedRegex(@"^(ip6?) saddr \. (ip6?) daddr @(\S+)")]
+    private static partial Regex AddrPairLookup();
 
     [GeneratedRegex(@"^(\d+) : goto (\S+)$")]
     private static partial Regex NumgenEntry();

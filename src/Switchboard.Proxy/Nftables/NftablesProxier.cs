@@ -61,6 +61,7 @@ internal sealed partial class NftablesProxier
     private const string FirewallCheckChain = "firewall-check";
     private const string MarkMasqChain = "mark-for-masquerade";
     private const string MasqueradingChain = "masquerading";
+    private const string HairpinSet = "hairpin-connections";
 
     private static readonly (string Name, string Type, string Hook, string Priority)[] BaseChains =
     [
@@ -114,6 +115,7 @@ internal sealed partial class NftablesProxier
     private readonly ElementStorage _noEndpointNodePorts = new(NoEndpointNodePortsMap, isMap: true);
     private readonly ElementStorage _serviceNodePorts = new(ServiceNodePortsMap, isMap: true);
     private readonly ElementStorage[] _storages;
+    private readonly SharedElementSet _hairpin = new(HairpinSet);
 
     private readonly Dictionary<ServicePortName, ServiceChains> _serviceChainNames = [];
     private readonly Dictionary<(ServicePortName, string), (string Chain, string Affinity)> _endpointChainNames = [];
@@ -333,6 +335,8 @@ internal sealed partial class NftablesProxier
                 s.Abort();
             }
 
+            _hairpin.Abort();
+
             lock (_lock)
             {
                 _needFullSync = true;
@@ -350,6 +354,8 @@ internal sealed partial class NftablesProxier
         {
             s.Commit();
         }
+
+        _hairpin.Commit();
 
         if (full)
         {
@@ -429,7 +435,9 @@ internal sealed partial class NftablesProxier
         {
             SetupTable(tx, serviceCidrs);
         }
-        else
+
+        _hairpin.Begin(tx, full);
+        if (!full)
         {
             // Keys the changed Services had are gone unless written again below.
             foreach (var svc in dirty!)
@@ -440,6 +448,8 @@ internal sealed partial class NftablesProxier
                     {
                         _storages[storage].MarkLeftover(key);
                     }
+
+                    _hairpin.Release(old.HairpinKeys);
                 }
             }
         }
@@ -463,10 +473,17 @@ internal sealed partial class NftablesProxier
                 _storages[i].Collect(state.Elements, i);
             }
 
-            WriteServicePort(tx, spn, svc, eps, zone, skip: false, state.Chains, state.AffinitySets);
+            WriteServicePort(tx, spn, svc, eps, zone, skip: false, state.Chains, state.AffinitySets, state.HairpinKeys);
             activeChains.UnionWith(state.Chains);
             activeAffinitySets.UnionWith(state.AffinitySets);
         }
+
+        foreach (var state in proposed.Values)
+        {
+            _hairpin.Acquire(state.HairpinKeys);
+        }
+
+        _hairpin.Write(tx);
 
         foreach (var s in _storages)
         {
@@ -655,6 +672,15 @@ internal sealed partial class NftablesProxier
         EnsureChain(tx, MarkMasqChain, created, false);
 
         tx.Add(new NftRule { Chain = MarkMasqChain, Text = "mark set mark or " + _masqueradeMark });
+
+        // Hairpin (an endpoint reaching its own Service) is decided here, after DNAT: source == DNATed destination.
+        // One shared set instead of a rule per endpoint chain, so Services without affinity need no endpoint chains.
+        tx.Add(new NftSet { Name = HairpinSet, Type = _addrType + " . " + _addrType, Comment = "endpoint IP . same IP: hairpin connections to masquerade" });
+        tx.Add(new NftRule
+        {
+            Chain = MasqueradingChain,
+            Text = "ct status dnat " + _ipX + " saddr . " + _ipX + " daddr @" + HairpinSet + " jump " + MarkMasqChain,
+        });
         tx.Add(new NftRule { Chain = MasqueradingChain, Text = "mark and " + _masqueradeMark + " == 0 return" });
         tx.Add(new NftRule { Chain = MasqueradingChain, Text = "mark set mark xor " + _masqueradeMark });
         tx.Add(new NftRule { Chain = MasqueradingChain, Text = "masquerade fully-random" });
@@ -784,7 +810,7 @@ internal sealed partial class NftablesProxier
     }
 
     private void WriteServicePort(NftTransactionBuilder tx, ServicePortName spn, ServicePortInfo svc, EndpointInfo[]? eps, string? zone,
-        bool skip, HashSet<string> activeChains, HashSet<string> activeAffinitySets)
+        bool skip, HashSet<string> activeChains, HashSet<string> activeAffinitySets, List<string> hairpinKeys)
     {
         var names = NamesFor(spn, svc);
         var protocol = svc.ProtocolLower;
@@ -794,10 +820,12 @@ internal sealed partial class NftablesProxier
 
         foreach (var ep in c.AllReachable)
         {
-            var (chain, affinity) = NamesFor(spn, svc, ep);
-            EnsureServiceChain(tx, chain, activeChains, skip);
+            hairpinKeys.Add(string.Concat(ep.Ip, " . ", ep.Ip));
             if (svc.SessionAffinityClientIP)
             {
+                // Only affinity needs a chain per endpoint (it records the client there); others DNAT in the service chain.
+                var (chain, affinity) = NamesFor(spn, svc, ep);
+                EnsureServiceChain(tx, chain, activeChains, skip);
                 activeAffinitySets.Add(affinity);
             }
         }
@@ -1018,16 +1046,16 @@ internal sealed partial class NftablesProxier
             WriteServiceToEndpointRules(tx, spn, svc, names.Local, c.Local);
         }
 
+        if (!svc.SessionAffinityClientIP)
+        {
+            return;
+        }
+
         foreach (var ep in c.AllReachable)
         {
+            // Hairpin is not here: the masquerading chain matches @hairpin-connections after DNAT.
             var (chain, affinity) = NamesFor(spn, svc, ep);
-
-            // Hairpin: a pod reaching itself through the service must be masqueraded or it would answer itself directly.
-            AddRule(tx, chain, Sb().Append(_ipX).Append(" saddr ").Append(ep.Ip).Append(" jump ").Append(MarkMasqChain));
-            if (svc.SessionAffinityClientIP)
-            {
-                AddRule(tx, chain, Sb().Append("update @").Append(affinity).Append(" { ").Append(_ipX).Append(" saddr }"));
-            }
+            AddRule(tx, chain, Sb().Append("update @").Append(affinity).Append(" { ").Append(_ipX).Append(" saddr }"));
 
             // nft 1.0.6 needs the L4 protocol before "dnat to ip:port".
             AddRule(tx, chain, Sb().Append("meta l4proto ").Append(protocol).Append(" dnat to ").Append(ep.Key));
@@ -1049,12 +1077,28 @@ internal sealed partial class NftablesProxier
         // iptables' statistic rules. Not upstream's "numgen random mod N vmap { … }": each such rule is an anonymous
         // set, and the kernel names every new anonymous set by scanning all sets of the table (quadratic: a full
         // sync of 5,000 Services took 41 s instead of 8 s), and nft 1.0.6 dumps every set before each transaction.
-        for (var i = 0; i < endpoints.Count - 1; i++)
+        // Without affinity each step DNATs directly (no endpoint chains: nft 1.0.6 lists every chain of the table
+        // before each transaction, so 100,000 endpoint chains cost over a second per sync); nft 1.0.6 needs the L4
+        // protocol before "dnat to ip:port".
+        for (var i = 0; i < endpoints.Count; i++)
         {
-            AddRule(tx, chain, Sb().Append("numgen random mod ").Append(endpoints.Count - i).Append(" 0 goto ").Append(NamesFor(spn, svc, endpoints[i]).Chain));
-        }
+            var sb = Sb();
+            if (i < endpoints.Count - 1)
+            {
+                sb.Append("numgen random mod ").Append(endpoints.Count - i).Append(" 0 ");
+            }
 
-        AddRule(tx, chain, Sb().Append("goto ").Append(NamesFor(spn, svc, endpoints[^1]).Chain));
+            if (svc.SessionAffinityClientIP)
+            {
+                sb.Append("goto ").Append(NamesFor(spn, svc, endpoints[i]).Chain);
+            }
+            else
+            {
+                sb.Append("meta l4proto ").Append(svc.ProtocolLower).Append(" dnat to ").Append(endpoints[i].Key);
+            }
+
+            AddRule(tx, chain, sb);
+        }
     }
 
     private StringBuilder Sb() => _sb.Clear();
@@ -1070,6 +1114,9 @@ internal sealed partial class NftablesProxier
         public HashSet<string> AffinitySets { get; } = new(StringComparer.Ordinal);
 
         public List<(int Storage, string Key)> Elements { get; } = [];
+
+        /// <summary>Elements of the shared hairpin set, one per reachable endpoint per Service port ("ip . ip").</summary>
+        public List<string> HairpinKeys { get; } = [];
     }
 
     private sealed record ServiceChains(string Cluster, string Local, string External, string Firewall, string Display)

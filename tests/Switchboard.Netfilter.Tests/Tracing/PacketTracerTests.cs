@@ -71,6 +71,54 @@ public sealed class PacketTracerTests
         Assert.Equal(["10.244.1.5:8080", "10.244.2.5:8080", "10.244.3.5:8080"], r.Endpoints);
     }
 
+    /// <summary>The proxy's shape without endpoint chains: an inline-DNAT cascade and the hairpin set after DNAT.</summary>
+    private static void InlineDnat(NftTransactionBuilder b) => b
+        .Add(new NftChain { Name = "service-d" })
+        .Add(new NftSet { Name = "hairpin-connections", Type = "ipv4_addr . ipv4_addr" })
+        .Add(new NftRule { Chain = "service-d", Text = "numgen random mod 2 0 meta l4proto tcp dnat to 10.244.4.5:8080" })
+        .Add(new NftRule { Chain = "service-d", Text = "meta l4proto tcp dnat to 10.244.4.6:8080" })
+        .Add(new NftElement { Set = "hairpin-connections", Key = ["10.244.4.5", "10.244.4.5"] })
+        .Add(new NftElement { Set = "hairpin-connections", Key = ["10.244.4.6", "10.244.4.6"] })
+        .Add(new NftElement { Map = "service-ips", Key = ["10.96.0.12", "tcp", "80"], Value = ["goto service-d"] })
+        .Insert(new NftRule { Chain = "masquerading", Text = "ct status dnat ip saddr . ip daddr @hairpin-connections jump mark-for-masquerade" });
+
+    [Fact]
+    public async Task Trace_InlineDnatCascade_FollowsEveryBranchWithoutMasquerade()
+    {
+        var r = (await TracerAsync(InlineDnat)).Trace(new TracePacket("10.0.0.2", "tcp", "10.96.0.12", 80));
+        Assert.Equal(["10.244.4.5:8080", "10.244.4.6:8080"], r.Endpoints);
+        Assert.False(r.Masqueraded);
+    }
+
+    [Fact]
+    public async Task Trace_HairpinSetAfterDnat_EndpointReachingItselfIsMasqueraded()
+    {
+        // The first branch is the DNAT target the trace continues with: source == DNATed destination.
+        var r = (await TracerAsync(InlineDnat)).Trace(new TracePacket("10.244.4.5", "tcp", "10.96.0.12", 80));
+        Assert.True(r.Masqueraded);
+        Assert.Contains(r.Matches, m => m.StartsWith("masquerading: ct status dnat ip saddr . ip daddr @hairpin-connections", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Trace_HairpinSetWithoutDnat_NotMasqueraded()
+    {
+        // Same source and destination but no DNAT happened: "ct status dnat" does not match.
+        var r = (await TracerAsync(InlineDnat)).Trace(new TracePacket("10.244.4.5", "tcp", "10.244.4.5", 8080));
+        Assert.Empty(r.Endpoints);
+        Assert.False(r.Masqueraded);
+    }
+
+    [Fact]
+    public async Task Trace_NumgenBranchOfUnknownShape_Throws()
+    {
+        var tracer = await TracerAsync(b => b
+            .Add(new NftChain { Name = "service-e" })
+            .Add(new NftRule { Chain = "service-e", Text = "numgen random mod 2 0 counter accept" })
+            .Add(new NftElement { Map = "service-ips", Key = ["10.96.0.13", "tcp", "80"], Value = ["goto service-e"] }));
+        var ex = Assert.Throws<TracerException>(() => tracer.Trace(new TracePacket("10.0.0.2", "tcp", "10.96.0.13", 80)));
+        Assert.Contains("numgen branch", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Trace_OutsideSource_MasqueradedInPostrouting()
     {

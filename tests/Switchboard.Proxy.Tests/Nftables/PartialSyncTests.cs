@@ -52,10 +52,13 @@ public sealed class PartialSyncTests
         var ops = outcome.Transaction.Operations.Select(Describe).ToList();
         Assert.DoesNotContain(ops, o => o.Contains("svc2", StringComparison.Ordinal));
         Assert.DoesNotContain(ops, o => o.StartsWith("Add table", StringComparison.Ordinal) || o.Contains("filter-", StringComparison.Ordinal) || o.Contains("nat-", StringComparison.Ordinal));
-        Assert.Contains(ops, o => o == "Add chain " + h.Table.Chains.Keys.Single(k => k.StartsWith("endpoint-", StringComparison.Ordinal) && k.EndsWith("10.180.0.3/80", StringComparison.Ordinal)));
+        // No endpoint chains without affinity: the service chain DNATs directly.
+        Assert.DoesNotContain(ops, o => o.Contains("endpoint-", StringComparison.Ordinal));
+        Assert.Contains(ops, o => o.StartsWith("Add rule service-", StringComparison.Ordinal) && o.EndsWith("numgen random mod 2 0 meta l4proto tcp dnat to 10.180.0.1:80", StringComparison.Ordinal));
+        Assert.Contains(ops, o => o.StartsWith("Add rule service-", StringComparison.Ordinal) && o.EndsWith(" meta l4proto tcp dnat to 10.180.0.3:80", StringComparison.Ordinal));
 
-        // The service's map element did not change, so no element is sent at all.
-        Assert.DoesNotContain(ops, o => o.Contains(" element ", StringComparison.Ordinal) || o.StartsWith("Delete element", StringComparison.Ordinal) || o.StartsWith("Add element", StringComparison.Ordinal));
+        // The service's map element did not change: the only element sent is the new endpoint's hairpin element.
+        Assert.Equal(["Add element hairpin-connections 10.180.0.3 . 10.180.0.3"], ops.Where(o => o.Contains(" element ", StringComparison.Ordinal)));
         h.AssertFlows(new FlowCase("both endpoints", "10.0.0.2", "172.30.0.41", 80, "10.180.0.1:80, 10.180.0.3:80", Masq: false));
     }
 
@@ -68,9 +71,40 @@ public sealed class PartialSyncTests
         var outcome = await h.SyncAsync();
 
         var elements = outcome.Transaction.Operations.Where(o => o.Object is NftElement).Select(Describe).ToList();
-        Assert.Equal(2, elements.Count);
+        Assert.Equal(3, elements.Count);
         Assert.Contains("Add element cluster-ips 172.30.0.43", elements);
+        Assert.Contains("Add element hairpin-connections 10.180.0.3 . 10.180.0.3", elements);
         Assert.Contains(elements, e => e.StartsWith("Add element service-ips 172.30.0.43 . tcp . 80 : goto service-", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task PartialSync_EndpointIpSharedByTwoServices_HairpinElementKeptUntilLastUserGoes()
+    {
+        var h = await TwoServicesAsync();
+        h.Add(Service("ns3", "svc3", "172.30.0.43", Port("p80", 80))).Add(S("ns3", "svc3", "10.180.0.1"));
+        var added = await h.SyncAsync();
+        Assert.DoesNotContain(added.Transaction.Operations.Select(Describe), o => o.Contains("hairpin-connections", StringComparison.Ordinal));
+
+        // svc1 drops the endpoint; svc3 still has it, so the element stays and both still hairpin.
+        h.Proxier.OnEndpointSliceUpdate(S("ns1", "svc1", "10.180.0.5"));
+        var first = await h.SyncAsync();
+        Assert.Equal(["Add element hairpin-connections 10.180.0.5 . 10.180.0.5"],
+            first.Transaction.Operations.Select(Describe).Where(o => o.Contains("hairpin-connections", StringComparison.Ordinal)));
+        Assert.True(h.Table.Set("hairpin-connections")!.Contains("10.180.0.1", "10.180.0.1"));
+        h.AssertFlows(
+            new FlowCase("hairpin through svc3", "10.180.0.1", "172.30.0.43", 80, "10.180.0.1:80", Masq: true),
+            new FlowCase("old endpoint to svc1 is no hairpin", "10.180.0.1", "172.30.0.41", 80, "10.180.0.5:80", Masq: false));
+
+        // The last user goes: the element is deleted.
+        h.Proxier.OnServiceDelete(Service("ns3", "svc3", "172.30.0.43", Port("p80", 80)));
+        var second = await h.SyncAsync();
+        Assert.Contains("Delete element hairpin-connections 10.180.0.1 . 10.180.0.1", second.Transaction.Operations.Select(Describe));
+        Assert.False(h.Table.Set("hairpin-connections")!.Contains("10.180.0.1", "10.180.0.1"));
+
+        // A full resync rebuilds the same counts.
+        h.Proxier.OnNodeLabels(new Dictionary<string, string> { ["topology.kubernetes.io/zone"] = "z1" });
+        Assert.True((await h.SyncAsync()).FullSync);
+        Assert.Equal(2, h.Table.Set("hairpin-connections")!.Elements.Count);
     }
 
     [Fact]
@@ -82,7 +116,9 @@ public sealed class PartialSyncTests
         var outcome = await h.SyncAsync();
 
         var elements = outcome.Transaction.Operations.Where(o => o.Object is NftElement).Select(Describe).ToList();
-        Assert.Equal(["Add element no-endpoint-services 172.30.0.41 . tcp . 80 : goto reject-chain", "Delete element service-ips 172.30.0.41 . tcp . 80"], elements.Order(StringComparer.Ordinal));
+        Assert.Equal(
+            ["Add element no-endpoint-services 172.30.0.41 . tcp . 80 : goto reject-chain", "Delete element hairpin-connections 10.180.0.1 . 10.180.0.1", "Delete element service-ips 172.30.0.41 . tcp . 80"],
+            elements.Order(StringComparer.Ordinal));
         h.AssertFlows(new FlowCase("now rejected", "10.0.0.2", "172.30.0.41", 80, "REJECT", Masq: false));
     }
 
@@ -91,7 +127,7 @@ public sealed class PartialSyncTests
     {
         var h = await TwoServicesAsync();
         var svc1Chains = h.Table.Chains.Keys.Where(k => k.Contains("ns1/svc1", StringComparison.Ordinal)).ToList();
-        Assert.Equal(2, svc1Chains.Count);
+        Assert.Single(svc1Chains);
         h.Proxier.OnServiceDelete(Service("ns1", "svc1", "172.30.0.41", Port("p80", 80)));
         h.Proxier.OnEndpointSliceDelete(S("ns1", "svc1", "10.180.0.1"));
 
@@ -113,7 +149,7 @@ public sealed class PartialSyncTests
         h.Time.Advance(TimeSpan.FromSeconds(1));
         await h.SyncAsync();
         Assert.All(svc1Chains, c => Assert.Null(h.Table.Chain(c)));
-        Assert.Equal(2, h.Table.Chains.Keys.Count(k => k.Contains("ns2/svc2", StringComparison.Ordinal)));
+        Assert.Single(h.Table.Chains.Keys, k => k.Contains("ns2/svc2", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -195,8 +195,9 @@ public sealed class RealNftablesTests
 
     private static async Task<string> AskAsync(TestNamespace ns, string ip, int port, CancellationToken ct)
     {
-        using var client = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(new IPEndPoint(IPAddress.Parse(ip), port), ct);
+        var address = IPAddress.Parse(ip);
+        using var client = ns.CreateSocket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(new IPEndPoint(address, port), ct);
         var received = new MemoryStream();
         var chunk = new byte[256];
         int read;
@@ -283,5 +284,87 @@ public sealed class RealNftablesTests
             new FlowCase("NodePort eTP Cluster", "10.251.0.2", "10.251.0.1", 30080, "10.250.0.2:8080", Masq: true),
             new FlowCase("NodePort eTP Local", "10.251.0.2", "10.251.0.1", 30081, "10.250.0.2:8081", Masq: false),
             new FlowCase("LB IP eTP Local", "10.251.0.2", "10.252.0.100", 80, "10.250.0.2:8081", Masq: false));
+    }
+    [Fact]
+    public async Task Hairpin_PodThroughItsOwnService_IsMasqueradedToTheNode_DualStackAndAffinity()
+    {
+        var prefix = TestNamespace.NewPrefix();
+        await using var node = await TestNamespace.CreateAsync(prefix + "-n");
+        await using var pod = await TestNamespace.CreateAsync(prefix + "-p");
+
+        // node 10.250.0.1 / fd00:250::1 -- 10.250.0.2 / fd00:250::2 pod (the only endpoint, reaching its own Services)
+        await TestNamespace.ShAsync("ip", "link", "add", prefix + "-pa", "netns", node.Name, "type", "veth", "peer", "name", prefix + "-pb", "netns", pod.Name);
+        await node.ExecAsync("ip", "addr", "add", "10.250.0.1/24", "dev", prefix + "-pa");
+        await node.ExecAsync("ip", "addr", "add", "fd00:250::1/64", "dev", prefix + "-pa", "nodad");
+        await node.ExecAsync("ip", "link", "set", prefix + "-pa", "up");
+        await node.ExecAsync("sysctl", "-qw", "net.ipv4.ip_forward=1"); // this test's own namespace only
+        await node.ExecAsync("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1");
+        await pod.ExecAsync("ip", "addr", "add", "10.250.0.2/24", "dev", prefix + "-pb");
+        await pod.ExecAsync("ip", "addr", "add", "fd00:250::2/64", "dev", prefix + "-pb", "nodad");
+        await pod.ExecAsync("ip", "link", "set", prefix + "-pb", "up");
+        await pod.ExecAsync("ip", "route", "add", "default", "via", "10.250.0.1");
+        await pod.ExecAsync("ip", "-6", "route", "add", "default", "via", "fd00:250::1");
+
+        var services = new[]
+        {
+            Service("ns1", "plain", "172.30.0.30", Port("http", 80)).With(s =>
+            {
+                s.ClusterIPs = ["172.30.0.30", "fd00:30::30"];
+                s.IpFamilies = ["IPv4", "IPv6"];
+                s.IpFamilyPolicy = "RequireDualStack";
+            }),
+            Service("ns1", "sticky", "172.30.0.31", Port("http", 80)).With(s =>
+            {
+                s.SessionAffinity = "ClientIP";
+                s.SessionAffinityConfig = new V1SessionAffinityConfig { ClientIP = new V1ClientIPConfig { TimeoutSeconds = 600 } };
+            }),
+        };
+        var h4 = new ProxierHarness(IpFamily.IPv4,
+            o => o with { TableName = prefix + "-proxy", NodeName = "node-a", NodeIp = IPAddress.Parse("10.250.0.1"), ClusterCidrs = [IPNetwork.Parse("10.250.0.0/24")] },
+            fake => new TeeNftables(new NftablesRunner(node.Name), fake));
+        var h6 = new ProxierHarness(IpFamily.IPv6,
+            o => o with { TableName = prefix + "-proxy", NodeName = "node-a", NodeIp = IPAddress.Parse("fd00:250::1"), ClusterCidrs = [IPNetwork.Parse("fd00:250::/64")] },
+            fake => new TeeNftables(new NftablesRunner(node.Name), fake));
+        foreach (var h in new[] { h4, h6 })
+        {
+            h.Add(services);
+            h.Add(
+                Slice("ns1", "plain", "plain-4", "IPv4", [EpPort("http", 8080)], Ep("10.250.0.2", "node-a")),
+                Slice("ns1", "plain", "plain-6", "IPv6", [EpPort("http", 8080)], Ep("fd00:250::2", "node-a")),
+                Slice("ns1", "sticky", "sticky-4", "IPv4", [EpPort("http", 8081)], Ep("10.250.0.2", "node-a")));
+            await h.SyncAsync();
+        }
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var l4 = pod.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        l4.Bind(new IPEndPoint(IPAddress.Parse("10.250.0.2"), 8080));
+        l4.Listen();
+        using var l6 = pod.CreateSocket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+        l6.Bind(new IPEndPoint(IPAddress.Parse("fd00:250::2"), 8080));
+        l6.Listen();
+        using var sticky = pod.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        sticky.Bind(new IPEndPoint(IPAddress.Parse("10.250.0.2"), 8081));
+        sticky.Listen();
+
+        // Without masquerade the endpoint would answer itself directly and the connection would never complete.
+        var serve = ServeOnceAsync(l4, pod.Name + ":8080", cts.Token);
+        Assert.Equal(pod.Name + ":8080 saw 10.250.0.1", await AskAsync(pod, "172.30.0.30", 80, cts.Token));
+        await serve;
+        serve = ServeOnceAsync(l6, pod.Name + ":8080", cts.Token);
+        Assert.Equal(pod.Name + ":8080 saw fd00:250::1", await AskAsync(pod, "fd00:30::30", 80, cts.Token));
+        await serve;
+        serve = ServeOnceAsync(sticky, pod.Name + ":8081", cts.Token);
+        Assert.Equal(pod.Name + ":8081 saw 10.250.0.1", await AskAsync(pod, "172.30.0.31", 80, cts.Token));
+        await serve;
+
+        // The endpoint left the Service it shares with "sticky": "sticky" still hairpins (the element is shared).
+        h4.Proxier.OnEndpointSliceUpdate(Slice("ns1", "plain", "plain-4", "IPv4", [EpPort("http", 8080)]));
+        Assert.False((await h4.SyncAsync()).FullSync);
+        serve = ServeOnceAsync(sticky, pod.Name + ":8081", cts.Token);
+        Assert.Equal(pod.Name + ":8081 saw 10.250.0.1", await AskAsync(pod, "172.30.0.31", 80, cts.Token));
+        await serve;
+
+        h4.AssertFlows(new FlowCase("hairpin with affinity", "10.250.0.2", "172.30.0.31", 80, "10.250.0.2:8081", Masq: true));
+        h6.AssertFlows(new FlowCase("hairpin IPv6", "fd00:250::2", "fd00:30::30", 80, "[fd00:250::2]:8080", Masq: true));
     }
 }
