@@ -1,3 +1,4 @@
+using Switchboard.TestKit.Netns;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -32,15 +33,15 @@ internal static class ProxyLookupLoad
         Console.WriteLine($"# proxy lookup: {small} vs {large} Services, {connections} connections × {rounds} rounds per size, interleaved");
         Console.WriteLine($"# {DateTime.UtcNow:O} load {File.ReadAllText("/proc/loadavg").Trim()}");
 
-        var prefix = Netns.NewPrefix();
-        await using var backend = await Netns.CreateAsync(prefix + "-b");
-        await using var c1 = await Netns.CreateAsync(prefix + "-c1");
-        await using var c2 = await Netns.CreateAsync(prefix + "-c2");
+        var prefix = TestNetns.NewPrefix();
+        await using var backend = await TestNetns.CreateAsync(prefix + "-b");
+        await using var c1 = await TestNetns.CreateAsync(prefix + "-c1");
+        await using var c2 = await TestNetns.CreateAsync(prefix + "-c2");
         var sizes = new[] { (Ns: c1, Services: small, Subnet: 1), (Ns: c2, Services: large, Subnet: 2) };
         foreach (var (ns, _, subnet) in sizes)
         {
             var (clientLink, backendLink) = ($"{prefix}-c{subnet}", $"{prefix}-b{subnet}");
-            await Netns.ShAsync("ip", "link", "add", clientLink, "netns", ns.Name, "type", "veth", "peer", "name", backendLink, "netns", backend.Name);
+            await TestNetns.ShAsync("ip", "link", "add", clientLink, "netns", ns.Name, "type", "veth", "peer", "name", backendLink, "netns", backend.Name);
             await ns.ExecAsync("ip", "addr", "add", $"10.244.{subnet}.1/24", "dev", clientLink);
             await ns.ExecAsync("ip", "link", "set", clientLink, "up");
             // The route lookup comes before nat-output's DNAT: the ClusterIP needs a route, as on any node.

@@ -1,3 +1,4 @@
+using Switchboard.TestKit.Netns;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -38,7 +39,7 @@ internal static class ProxySyncLoad
         var minSyncs = (OptText(args, "--min-sync-ms") ?? "1000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
 
         Console.WriteLine($"# proxy sync: {services} Services × {perService} endpoints, rounds {rounds}, adds {adds}, churn {churnSeconds}s at {rate}/s, minSyncPeriod {string.Join(",", minSyncs)} ms");
-        Console.WriteLine($"# {DateTime.UtcNow:O} load {File.ReadAllText("/proc/loadavg").Trim()} nft {(await Netns.ShAsync("nft", "--version")).Trim()} kernel {Environment.OSVersion.Version}");
+        Console.WriteLine($"# {DateTime.UtcNow:O} load {File.ReadAllText("/proc/loadavg").Trim()} nft {(await TestNetns.ShAsync("nft", "--version")).Trim()} kernel {Environment.OSVersion.Version}");
 
         var dataDir = Path.Combine(Path.GetTempPath(), "sb-bench-proxy-" + Guid.NewGuid().ToString("N")[..8]);
         await using var host = await ApiServerHost.StartAsync(new ApiServerOptions { DataDir = dataDir, Port = 0, InMemoryStore = true }, NullLoggerFactory.Instance, TimeProvider.System, CancellationToken.None);
@@ -89,9 +90,9 @@ internal static class ProxySyncLoad
             list.Add(value);
         }
 
-        var prefix = Netns.NewPrefix();
+        var prefix = TestNetns.NewPrefix();
         Console.WriteLine($"# round {round} minSyncPeriod {minSync} ms, netns {prefix}-n, load {File.ReadAllText("/proc/loadavg").Trim()}");
-        await using var ns = await Netns.CreateAsync(prefix + "-n");
+        await using var ns = await TestNetns.CreateAsync(prefix + "-n");
         await using var agent = AgentChild.Start(kubeconfig, ns.Name, prefix, minSync);
         var started = Stopwatch.StartNew();
         var first = await agent.NextSyncAsync(TimeSpan.FromMinutes(10));

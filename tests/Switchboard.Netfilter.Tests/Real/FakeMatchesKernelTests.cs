@@ -1,3 +1,4 @@
+using Switchboard.TestKit.Netns;
 using Switchboard.Netfilter.Fake;
 
 namespace Switchboard.Netfilter.Tests.Real;

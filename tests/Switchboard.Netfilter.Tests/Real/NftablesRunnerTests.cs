@@ -1,3 +1,4 @@
+using Switchboard.TestKit.Netns;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -35,7 +36,7 @@ public sealed class NftablesRunnerTests
         var prefix = TestNetns.NewPrefix();
         await using var client = await TestNetns.CreateAsync(prefix + "c");
         await using var server = await TestNetns.CreateAsync(prefix + "s");
-        await TestNetns.Sh("ip", "link", "add", prefix + "-a", "netns", client.Name, "type", "veth", "peer", "name", prefix + "-b", "netns", server.Name);
+        await TestNetns.ShAsync("ip", "link", "add", prefix + "-a", "netns", client.Name, "type", "veth", "peer", "name", prefix + "-b", "netns", server.Name);
         await client.ExecAsync("ip", "addr", "add", "10.250.0.1/24", "dev", prefix + "-a");
         await client.ExecAsync("ip", "link", "set", prefix + "-a", "up");
         await client.ExecAsync("ip", "route", "add", "10.96.0.0/12", "dev", prefix + "-a");

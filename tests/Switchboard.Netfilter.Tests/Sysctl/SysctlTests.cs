@@ -1,3 +1,4 @@
+using Switchboard.TestKit.Netns;
 using Switchboard.Netfilter.Sysctl;
 
 namespace Switchboard.Netfilter.Tests.Sysctl;

@@ -1,3 +1,4 @@
+using Switchboard.TestKit.Netns;
 using System.Net;
 using k8s;
 using k8s.Models;
@@ -18,10 +19,10 @@ public sealed class ProxyServerRealTests
     [Fact]
     public async Task RunAsync_RealNftablesInTestNamespace_TableAndServiceAppearAndStayAfterStop()
     {
-        var prefix = TestNamespace.NewPrefix();
+        var prefix = TestNetns.NewPrefix();
         var table = prefix + "-proxy";
         await using var api = await TestApiServer.StartAsync();
-        await using var ns = await TestNamespace.CreateAsync(prefix + "-n");
+        await using var ns = await TestNetns.CreateAsync(prefix + "-n");
         await api.Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = prefix } });
 
         ProxyServer NewProxy() => new(

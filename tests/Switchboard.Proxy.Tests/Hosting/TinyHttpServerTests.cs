@@ -1,3 +1,4 @@
+using Switchboard.TestKit.Netns;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -85,7 +86,7 @@ public sealed class TinyHttpServerTests
     public async Task Start_Ipv4Wildcard_AnswersOnBothFamiliesLikeGo()
     {
         // In a namespace this test makes: wildcard binds never touch the host's addresses.
-        await using var ns = await TestNamespace.CreateAsync(TestNamespace.NewPrefix() + "-h");
+        await using var ns = await TestNetns.CreateAsync(TestNetns.NewPrefix() + "-h");
         await using var server = TinyHttpServer.Start(new IPEndPoint(IPAddress.Any, 8080), r => HttpResponse.Text(200, "hi " + r.Path), null, f => ns.CreateSocket(f, SocketType.Stream, ProtocolType.Tcp));
         Assert.True(server.LocalEndPoint.AddressFamily == AddressFamily.InterNetworkV6, "dual-mode [::] expected, got " + server.LocalEndPoint);
         var v4 = await RawAsync(new IPEndPoint(IPAddress.Loopback, 8080), "GET /v4 HTTP/1.1\r\n\r\n", ns.CreateSocket);
@@ -97,7 +98,7 @@ public sealed class TinyHttpServerTests
     [Fact]
     public async Task Start_Ipv4WildcardWithIpv6Disabled_StillAnswersIpv4()
     {
-        await using var ns = await TestNamespace.CreateAsync(TestNamespace.NewPrefix() + "-h");
+        await using var ns = await TestNetns.CreateAsync(TestNetns.NewPrefix() + "-h");
         await ns.ExecAsync("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.lo.disable_ipv6=1");
         await using var server = TinyHttpServer.Start(new IPEndPoint(IPAddress.Any, 8080), _ => HttpResponse.Text(200, "v4 only"), null, f => ns.CreateSocket(f, SocketType.Stream, ProtocolType.Tcp));
         // A [::] wildcard binds without IPv6 addresses; a kernel without IPv6 at all falls back to a 0.0.0.0 socket.

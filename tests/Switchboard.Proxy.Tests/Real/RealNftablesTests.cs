@@ -1,3 +1,4 @@
+using Switchboard.TestKit.Netns;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -56,8 +57,8 @@ public sealed class RealNftablesTests
     [Fact]
     public async Task Generator_RepresentativeServices_RealNftAcceptsFullPartialAndCleanupSyncs()
     {
-        var prefix = TestNamespace.NewPrefix();
-        await using var node = await TestNamespace.CreateAsync(prefix + "-n");
+        var prefix = TestNetns.NewPrefix();
+        await using var node = await TestNetns.CreateAsync(prefix + "-n");
         foreach (var family in new[] { IpFamily.IPv4, IpFamily.IPv6 })
         {
             TeeNftables? tee = null;
@@ -93,10 +94,10 @@ public sealed class RealNftablesTests
     [Fact]
     public async Task ClusterIp_TcpFromTheNode_ReachesTheEndpointListener_AndNoEndpointsIsRefused()
     {
-        var prefix = TestNamespace.NewPrefix();
-        await using var node = await TestNamespace.CreateAsync(prefix + "-n");
-        await using var server = await TestNamespace.CreateAsync(prefix + "-s");
-        await TestNamespace.ShAsync("ip", "link", "add", prefix + "-a", "netns", node.Name, "type", "veth", "peer", "name", prefix + "-b", "netns", server.Name);
+        var prefix = TestNetns.NewPrefix();
+        await using var node = await TestNetns.CreateAsync(prefix + "-n");
+        await using var server = await TestNetns.CreateAsync(prefix + "-s");
+        await TestNetns.ShAsync("ip", "link", "add", prefix + "-a", "netns", node.Name, "type", "veth", "peer", "name", prefix + "-b", "netns", server.Name);
         await node.ExecAsync("ip", "addr", "add", "10.250.0.1/24", "dev", prefix + "-a");
         await node.ExecAsync("ip", "link", "set", prefix + "-a", "up");
         await node.ExecAsync("ip", "route", "add", "172.30.0.0/16", "dev", prefix + "-a");
@@ -160,8 +161,8 @@ public sealed class RealNftablesTests
     [Fact]
     public async Task AgentRestart_NewProxierTakesOverExistingTable_AndRemovesLeftovers()
     {
-        var prefix = TestNamespace.NewPrefix();
-        await using var node = await TestNamespace.CreateAsync(prefix + "-n");
+        var prefix = TestNetns.NewPrefix();
+        await using var node = await TestNetns.CreateAsync(prefix + "-n");
         ProxierHarness Make() => new(IpFamily.IPv4, o => o with { TableName = prefix + "-proxy" }, fake => new TeeNftables(new NftablesRunner(node.Name), fake));
 
         var first = Make();
@@ -193,7 +194,7 @@ public sealed class RealNftablesTests
         return reply;
     }, ct);
 
-    private static async Task<string> AskAsync(TestNamespace ns, string ip, int port, CancellationToken ct)
+    private static async Task<string> AskAsync(TestNetns ns, string ip, int port, CancellationToken ct)
     {
         var address = IPAddress.Parse(ip);
         using var client = ns.CreateSocket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -212,14 +213,14 @@ public sealed class RealNftablesTests
     [Fact]
     public async Task ExternalClient_NodePortAndLoadBalancer_ClusterMasqueradesLocalKeepsSource()
     {
-        var prefix = TestNamespace.NewPrefix();
-        await using var client = await TestNamespace.CreateAsync(prefix + "-c");
-        await using var node = await TestNamespace.CreateAsync(prefix + "-n");
-        await using var pod = await TestNamespace.CreateAsync(prefix + "-p");
+        var prefix = TestNetns.NewPrefix();
+        await using var client = await TestNetns.CreateAsync(prefix + "-c");
+        await using var node = await TestNetns.CreateAsync(prefix + "-n");
+        await using var pod = await TestNetns.CreateAsync(prefix + "-p");
 
         // client 10.251.0.2 -- 10.251.0.1 node 10.250.0.1 -- 10.250.0.2 pod (the endpoint, on this node)
-        await TestNamespace.ShAsync("ip", "link", "add", prefix + "-ca", "netns", client.Name, "type", "veth", "peer", "name", prefix + "-cb", "netns", node.Name);
-        await TestNamespace.ShAsync("ip", "link", "add", prefix + "-pa", "netns", node.Name, "type", "veth", "peer", "name", prefix + "-pb", "netns", pod.Name);
+        await TestNetns.ShAsync("ip", "link", "add", prefix + "-ca", "netns", client.Name, "type", "veth", "peer", "name", prefix + "-cb", "netns", node.Name);
+        await TestNetns.ShAsync("ip", "link", "add", prefix + "-pa", "netns", node.Name, "type", "veth", "peer", "name", prefix + "-pb", "netns", pod.Name);
         await client.ExecAsync("ip", "addr", "add", "10.251.0.2/24", "dev", prefix + "-ca");
         await client.ExecAsync("ip", "link", "set", prefix + "-ca", "up");
         await client.ExecAsync("ip", "route", "add", "default", "via", "10.251.0.1");
@@ -288,12 +289,12 @@ public sealed class RealNftablesTests
     [Fact]
     public async Task Hairpin_PodThroughItsOwnService_IsMasqueradedToTheNode_DualStackAndAffinity()
     {
-        var prefix = TestNamespace.NewPrefix();
-        await using var node = await TestNamespace.CreateAsync(prefix + "-n");
-        await using var pod = await TestNamespace.CreateAsync(prefix + "-p");
+        var prefix = TestNetns.NewPrefix();
+        await using var node = await TestNetns.CreateAsync(prefix + "-n");
+        await using var pod = await TestNetns.CreateAsync(prefix + "-p");
 
         // node 10.250.0.1 / fd00:250::1 -- 10.250.0.2 / fd00:250::2 pod (the only endpoint, reaching its own Services)
-        await TestNamespace.ShAsync("ip", "link", "add", prefix + "-pa", "netns", node.Name, "type", "veth", "peer", "name", prefix + "-pb", "netns", pod.Name);
+        await TestNetns.ShAsync("ip", "link", "add", prefix + "-pa", "netns", node.Name, "type", "veth", "peer", "name", prefix + "-pb", "netns", pod.Name);
         await node.ExecAsync("ip", "addr", "add", "10.250.0.1/24", "dev", prefix + "-pa");
         await node.ExecAsync("ip", "addr", "add", "fd00:250::1/64", "dev", prefix + "-pa", "nodad");
         await node.ExecAsync("ip", "link", "set", prefix + "-pa", "up");

@@ -1,56 +1,67 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace Switchboard.Bench.Proxy;
+namespace Switchboard.TestKit.Netns;
 
 /// <summary>
-/// A network namespace the benchmark made (<c>sbt&lt;6 hex&gt;-…</c>), deleted on dispose with everything in it.
-/// Code that must run inside it (sockets, blocking connects) runs on a dedicated thread that setns()es into it.
+/// A network namespace a test or benchmark made (name from <see cref="NewPrefix"/>: <c>sbt&lt;6 hex&gt;-…</c>), deleted
+/// on dispose with everything in it (veths, nft tables). Work inside it (sockets, which stay in the namespace they
+/// were created in) runs on a short-lived thread that setns()es into it.
 /// </summary>
-internal sealed partial class Netns : IAsyncDisposable
+public sealed partial class TestNetns : IAsyncDisposable
 {
     private const int CloneNewNet = 0x40000000;
 
-    private Netns(string name) => Name = name;
+    private TestNetns(string name) => Name = name;
 
     public string Name { get; }
 
+    /// <summary>A fresh prefix <c>sbt</c> + 6 random hex characters for all kernel objects of one test.</summary>
     public static string NewPrefix() => "sbt" + Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 3));
 
-    public static async Task<Netns> CreateAsync(string name)
+    /// <summary>Creates the namespace with its loopback up (removed again if that fails).</summary>
+    public static async Task<TestNetns> CreateAsync(string name)
     {
-        await ShAsync("ip", "netns", "add", name);
-        var ns = new Netns(name);
+        await ShAsync("ip", "netns", "add", name).ConfigureAwait(false);
+        var ns = new TestNetns(name);
         try
         {
-            await ns.ExecAsync("ip", "link", "set", "lo", "up");
+            await ns.ExecAsync("ip", "link", "set", "lo", "up").ConfigureAwait(false);
         }
         catch
         {
-            await ns.DisposeAsync();
+            await ns.DisposeAsync().ConfigureAwait(false);
             throw;
         }
         return ns;
     }
 
+    /// <summary>Runs a command inside the namespace and returns stdout; throws with stderr on failure.</summary>
     public Task<string> ExecAsync(params string[] command) => ShAsync(["ip", "netns", "exec", Name, .. command]);
 
+    /// <summary>Runs a command (30 s at most) and returns stdout; throws with stderr on failure.</summary>
     public static async Task<string> ShAsync(params string[] command)
     {
+        ArgumentNullException.ThrowIfNull(command);
         var psi = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in command.Skip(1))
         {
             psi.ArgumentList.Add(a);
         }
         using var p = Process.Start(psi)!;
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var stdout = p.StandardOutput.ReadToEndAsync(cts.Token);
         var stderr = p.StandardError.ReadToEndAsync(cts.Token);
-        await p.WaitForExitAsync(cts.Token);
+        await p.WaitForExitAsync(cts.Token).ConfigureAwait(false);
         return p.ExitCode == 0
-            ? await stdout
-            : throw new InvalidOperationException($"{string.Join(' ', command)} failed ({p.ExitCode}): {await stderr}");
+            ? await stdout.ConfigureAwait(false)
+            : throw new InvalidOperationException($"{string.Join(' ', command)} failed ({p.ExitCode}): {await stderr.ConfigureAwait(false)}");
     }
+
+    /// <summary>Creates a socket inside this namespace.</summary>
+    public Socket CreateSocket(AddressFamily family, SocketType type, ProtocolType protocol) =>
+        RunInsideAsync(() => new Socket(family, type, protocol)).GetAwaiter().GetResult();
 
     /// <summary>Runs <paramref name="work"/> on a new thread inside this namespace and returns its result.</summary>
     public Task<T> RunInsideAsync<T>(Func<T> work)
@@ -80,7 +91,7 @@ internal sealed partial class Netns : IAsyncDisposable
     {
         try
         {
-            await ShAsync("ip", "netns", "del", Name);
+            await ShAsync("ip", "netns", "del", Name).ConfigureAwait(false);
         }
         catch (InvalidOperationException)
         {
