@@ -22,6 +22,36 @@ internal static class NftScript
         return sb.ToString();
     }
 
+    /// <summary>
+    /// Writes the same script as <see cref="Write(NftTransaction)"/> to <paramref name="writer"/> in chunks of about
+    /// <paramref name="chunkChars"/> characters, so a full sync's script (tens of MB) is never one string in memory.
+    /// </summary>
+    public static async Task WriteAsync(NftTransaction transaction, TextWriter writer, CancellationToken ct, int chunkChars = 64 * 1024)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkChars, 1);
+        var sb = new StringBuilder(chunkChars + 1024);
+        foreach (var define in transaction.Defines)
+        {
+            sb.Append("define ").Append(define.Key).Append(" = ").Append(define.Value).Append('\n');
+        }
+        foreach (var op in transaction.Operations)
+        {
+            WriteOperation(sb, op);
+            sb.Append('\n');
+            if (sb.Length >= chunkChars)
+            {
+                await writer.WriteAsync(sb, ct).ConfigureAwait(false);
+                sb.Clear();
+            }
+        }
+        if (sb.Length > 0)
+        {
+            await writer.WriteAsync(sb, ct).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>One operation as one line without the trailing newline.</summary>
     public static string Write(NftOperation operation)
     {

@@ -27,9 +27,10 @@ internal sealed partial class NftablesRunner(string? netns = null) : INftables
         {
             return;
         }
-        var script = NftScript.Write(transaction);
         string[] args = check ? ["-c", "-f", "-"] : ["-f", "-"];
-        var result = await _tool.RunAsync("nft", args, script, ct).ConfigureAwait(false);
+
+        // Streamed: a full sync's script is tens of MB, which as one string (plus its builder) doubled peak RSS.
+        var result = await _tool.RunStreamingAsync("nft", args, (stdin, c) => NftScript.WriteAsync(transaction, stdin, c), ct).ConfigureAwait(false);
         if (!result.Ok)
         {
             throw Failure(result, check ? "nft -c -f -" : "nft -f -");

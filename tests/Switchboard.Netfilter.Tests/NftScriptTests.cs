@@ -88,6 +88,32 @@ public sealed class NftScriptTests
         Assert.Equal("define IP = ip\nadd rule ip kube-proxy c $IP daddr 10.0.0.1 drop\n", NftScript.Write(tx));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(100)]
+    [InlineData(1 << 20)]
+    public async Task WriteAsync_AnyChunkSize_SameTextAsWrite(int chunkChars)
+    {
+        var b = new NftTransactionBuilder(Table).Define("IP", "ip").Add(new NftTable()).Add(new NftSet { Name = "s", Type = "ipv4_addr" });
+        for (var i = 0; i < 500; i++)
+        {
+            b.Add(new NftElement { Set = "s", Key = [$"10.0.{i / 256}.{i % 256}"] });
+        }
+        var tx = b.Build();
+        using var writer = new StringWriter();
+
+        await NftScript.WriteAsync(tx, writer, CancellationToken.None, chunkChars);
+
+        Assert.Equal(NftScript.Write(tx), writer.ToString());
+    }
+
+    [Fact]
+    public async Task WriteAsync_ZeroChunk_ClearError()
+    {
+        using var writer = new StringWriter();
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => NftScript.WriteAsync(new NftTransactionBuilder(Table).Add(new NftTable()).Build(), writer, CancellationToken.None, 0));
+    }
+
     [Fact]
     public void Write_TypeOfMapWithConcatenatedValue_ExactText()
     {

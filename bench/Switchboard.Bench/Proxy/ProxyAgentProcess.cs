@@ -79,6 +79,9 @@ internal static class ProxyAgentProcess
         {
             if (line == "rss" || line == "gc-rss")
             {
+                // The first full sync's SYNC line is written inside the sync; the agent gives memory back only
+                // after it (ProxyServer's collection after big full syncs), and that is what "after the sync" means.
+                await proxy.FirstSyncCompleted.WaitAsync(TimeSpan.FromSeconds(60));
                 if (line == "gc-rss")
                 {
                     GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);

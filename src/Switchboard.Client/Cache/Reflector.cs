@@ -32,6 +32,7 @@ public sealed class Reflector<T>
     private readonly Backoff _backoff;
     private readonly string _resource;
     private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Func<T, T>? _transform;
     private string? _lastSyncResourceVersion;
     private bool _streamingList;
     private int _watchesSinceList;
@@ -91,6 +92,23 @@ public sealed class Reflector<T>
 
     /// <summary>Completes when <see cref="HasSynced"/> becomes true.</summary>
     public Task WaitForSyncAsync(CancellationToken cancellationToken) => _synced.Task.WaitAsync(cancellationToken);
+
+    /// <summary>
+    /// Sets a function applied to every listed or watched object (not bookmarks) right after decoding, before it
+    /// reaches the store or the handler (client-go's SetTransform): drop fields nobody reads so the cache keeps less.
+    /// It may change the object in place and return it, or return a new one; it must keep the name, namespace and
+    /// resourceVersion. Only before <see cref="RunAsync"/>; off by default.
+    /// </summary>
+    public void SetTransform(Func<T, T> transform)
+    {
+        ArgumentNullException.ThrowIfNull(transform);
+        if (Volatile.Read(ref _started) != 0)
+        {
+            throw new InvalidOperationException("The transform must be set before the reflector runs.");
+        }
+
+        _transform = transform;
+    }
 
     /// <summary>Lists and watches until cancelled (the task then ends as cancelled); errors are retried, never thrown.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -172,7 +190,19 @@ public sealed class Reflector<T>
                 }
 
                 pages++;
-                items.AddRange(page.Items);
+                if (_transform is { } transform)
+                {
+                    // Per page, so a big list never holds more than one page untrimmed.
+                    foreach (var item in page.Items)
+                    {
+                        items.Add(Transformed(transform, item));
+                    }
+                }
+                else
+                {
+                    items.AddRange(page.Items);
+                }
+
                 resourceVersion = page.ResourceVersion;
                 continueToken = page.Continue;
                 if (string.IsNullOrEmpty(continueToken))
@@ -217,6 +247,11 @@ public sealed class Reflector<T>
 
                 events++;
                 var obj = e.Object ?? throw new FormatException($"{e.Type} event without an object");
+                if (e.Type != WatchEventType.Bookmark && _transform is { } transform)
+                {
+                    // Bookmarks carry only the resourceVersion and the initial-events-end annotation: never trimmed.
+                    obj = Transformed(transform, obj);
+                }
                 if (initial is null)
                 {
                     Apply(e.Type, obj);
@@ -315,6 +350,9 @@ public sealed class Reflector<T>
 
         return deltas.Count;
     }
+
+    private static T Transformed(Func<T, T> transform, T obj) =>
+        transform(obj) ?? throw new InvalidOperationException($"The informer transform returned null for {ObjectStore<T>.KeyOf(obj)}.");
 
     private void MarkSynced()
     {

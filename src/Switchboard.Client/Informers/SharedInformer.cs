@@ -79,6 +79,22 @@ public sealed partial class SharedInformer<T>
         }
     }
 
+    /// <summary>
+    /// Sets a function applied to each object at decode time, before the store, indexes and handlers see it
+    /// (client-go's SetTransform), e.g. to drop managedFields and annotations this process never reads. Every
+    /// consumer of a shared informer sees the trimmed objects, so only the owner of a private factory should set
+    /// it. Only before the informer starts; off by default.
+    /// </summary>
+    public void SetTransform(Func<T, T> transform)
+    {
+        if (IsStarted)
+        {
+            throw new InvalidOperationException("The transform must be set before the informer starts.");
+        }
+
+        _reflector.SetTransform(transform);
+    }
+
     /// <summary>Registers a handler; dispose the result to unregister. Objects already held are replayed as adds.</summary>
     public IDisposable AddEventHandler(IResourceEventHandler<T> handler)
     {

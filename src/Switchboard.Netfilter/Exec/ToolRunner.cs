@@ -18,12 +18,16 @@ internal sealed class ToolRunner(string? netns = null)
     /// <summary>The network namespace the tools run in, or null for the current one.</summary>
     public string? Netns { get; } = netns;
 
-    public async Task<ToolResult> RunAsync(string program, IReadOnlyList<string> args, string? stdin, CancellationToken ct)
+    public Task<ToolResult> RunAsync(string program, IReadOnlyList<string> args, string? stdin, CancellationToken ct) =>
+        RunStreamingAsync(program, args, stdin is null ? null : (w, c) => w.WriteAsync(stdin.AsMemory(), c), ct);
+
+    /// <summary>Runs the tool with <paramref name="writeStdin"/> streaming its stdin (closed afterwards); null for none.</summary>
+    public async Task<ToolResult> RunStreamingAsync(string program, IReadOnlyList<string> args, Func<TextWriter, CancellationToken, Task>? writeStdin, CancellationToken ct)
     {
         var psi = new ProcessStartInfo(Netns is null ? program : "ip")
         {
             UseShellExecute = false,
-            RedirectStandardInput = stdin is not null,
+            RedirectStandardInput = writeStdin is not null,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
@@ -53,9 +57,9 @@ internal sealed class ToolRunner(string? netns = null)
             var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
             try
             {
-                if (stdin is not null)
+                if (writeStdin is not null)
                 {
-                    await process.StandardInput.WriteAsync(stdin.AsMemory(), ct).ConfigureAwait(false);
+                    await writeStdin(process.StandardInput, ct).ConfigureAwait(false);
                     process.StandardInput.Close();
                 }
                 await process.WaitForExitAsync(ct).ConfigureAwait(false);

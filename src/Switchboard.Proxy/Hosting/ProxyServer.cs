@@ -116,6 +116,12 @@ internal sealed partial class ProxyServer : IAsyncDisposable
         _slices.AddIndex(Indexers.NamespaceLabel, Indexers.ByNamespaceLabel);
         _nodes = _informers.Informer<V1Node>(ResourceRequest.For<V1Node>() with { FieldSelector = "metadata.name=" + options.NodeName });
         _serviceCidrs = _informers.Informer<V1ServiceCIDR>();
+        if (_ownsInformers)
+        {
+            // Private informers: nobody else reads these caches, so keep only what the proxy reads (agent RSS).
+            _services.SetTransform(ObjectTrimming.ServiceTransform());
+            _slices.SetTransform(ObjectTrimming.EndpointSliceTransform());
+        }
     }
 
     /// <summary>Completes when every family has synced successfully once (the agent's input to <c>up</c>'s ready line).</summary>
@@ -394,19 +400,54 @@ internal sealed partial class ProxyServer : IAsyncDisposable
 
         var seconds = _time.GetElapsedTime(start).TotalSeconds;
         f.Metrics.SyncDuration.Observe(seconds);
-        if (f.LastOutcome is not { } outcome)
+
+        // The outcome is read in a separate method so nothing in this (async) frame keeps it: a full sync's
+        // transaction is hundreds of MB at 10,000 Services and must be garbage before the collection below.
+        var result = Record(f, seconds);
+        if (result == SyncRecord.Failed)
         {
             f.Metrics.SyncFailures.Inc();
             return;
         }
 
-        // Not kept until the next sync: a full sync's transaction is hundreds of MB at 10,000 Services.
-        f.LastOutcome = null;
-        if (outcome.FullSync && outcome.Transaction.Count >= LargeFullSyncOperations)
+        await CleanConntrackAsync(f, ct).ConfigureAwait(false);
+        if (result == SyncRecord.LargeFullSync)
         {
+            // A fresh frame: this one may still hold the sync's awaiter (when the conntrack step completed
+            // synchronously), whose task keeps the sync's locals, the whole transaction among them, alive.
+            await Task.Yield();
+
             // A big full sync (start, failure, zone change: rare) leaves hundreds of MB of committed but free GC
             // memory behind; give it back to the node instead of keeping it for the next one.
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        }
+
+        f.Synced = true;
+        if (_families.All(x => x.Synced))
+        {
+            if (_firstSync.TrySetResult())
+            {
+                Log.FirstSync(_logger);
+            }
+        }
+    }
+
+    private enum SyncRecord
+    {
+        Failed,
+        Synced,
+        LargeFullSync,
+    }
+
+    /// <summary>Takes the last outcome off the family and records it (metrics, health, healthCheckNodePorts).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private SyncRecord Record(FamilyProxy f, double seconds)
+    {
+        var outcome = f.LastOutcome;
+        f.LastOutcome = null;
+        if (outcome is null)
+        {
+            return SyncRecord.Failed;
         }
 
         (outcome.FullSync ? f.Metrics.FullSyncDuration : f.Metrics.PartialSyncDuration).Observe(seconds);
@@ -429,16 +470,7 @@ internal sealed partial class ProxyServer : IAsyncDisposable
         f.HealthCheckNodePorts = outcome.HealthCheckNodePorts;
         f.LocalReadyEndpoints = outcome.LocalReadyEndpoints;
         SyncServiceHealth();
-        await CleanConntrackAsync(f, ct).ConfigureAwait(false);
-
-        f.Synced = true;
-        if (_families.All(x => x.Synced))
-        {
-            if (_firstSync.TrySetResult())
-            {
-                Log.FirstSync(_logger);
-            }
-        }
+        return outcome.FullSync && outcome.Transaction.Count >= LargeFullSyncOperations ? SyncRecord.LargeFullSync : SyncRecord.Synced;
     }
 
     private void SyncServiceHealth()

@@ -278,6 +278,39 @@ public sealed class ReflectorFakeServerTests(ITestOutputHelper output) : IAsyncL
         Assert.Equal(rv, _server.WatchRequests[1]["resourceVersion"]);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SetTransform_ListWatchAndStreamingList_StoreAndHandlerSeeOnlyTransformedObjects(bool streamingList)
+    {
+        _server.Upsert(Ns, "listed", label: "web");
+        var transformed = 0;
+        var reflector = new Reflector<V1Service>(_client, ResourceRequest.For<V1Service>(Ns), _handler, new ReflectorOptions { UseStreamingList = streamingList }, new TestOutputLogger(output));
+
+        // Drops every label and annotation: applied to the initial-events-end bookmark it would drop that
+        // annotation too and the streaming list would never sync.
+        reflector.SetTransform(svc =>
+        {
+            Interlocked.Increment(ref transformed);
+            svc.Metadata.Labels = null;
+            svc.Metadata.Annotations = new Dictionary<string, string> { ["trimmed"] = "yes" };
+            return svc;
+        });
+        await using var run = new ReflectorRun(reflector);
+        await run.WaitForSyncAsync();
+        _server.Upsert(Ns, "watched", label: "api");
+        _server.SendBookmark();
+        await Eventually.UntilAsync(() => run.Reflector.Store.Count == 2, "watched object");
+        _server.Delete(Ns, "listed");
+        await Eventually.UntilAsync(() => run.Reflector.Store.Count == 1, "delete");
+
+        Assert.True(run.Reflector.Store.TryGet(Ns, "watched", out var watched));
+        Assert.Null(watched.Metadata.Labels);
+        Assert.Equal("yes", watched.Metadata.Annotations["trimmed"]);
+        Assert.Equal(3, Volatile.Read(ref transformed)); // list + add + delete; never the bookmarks
+        Assert.Throws<InvalidOperationException>(() => reflector.SetTransform(s => s));
+    }
+
     [Fact]
     public async Task FakeServer_Selectors_AreSentOnListAndWatch()
     {

@@ -92,6 +92,37 @@ public sealed class SharedInformerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SetTransform_BeforeStart_IndexesListerAndHandlersSeeTrimmedObjects_AfterStartThrows()
+    {
+        var ns = await NamespaceAsync();
+        await ConfigMapAsync(ns, "a", new() { ["app"] = "web", ["noise"] = "x" });
+        using var factory = new SharedInformerFactory(Client);
+        var informer = factory.Informer<V1ConfigMap>(ResourceRequest.For<V1ConfigMap>(ns));
+        informer.SetTransform(cm =>
+        {
+            cm.Metadata.ManagedFields = null;
+            cm.Metadata.Labels = cm.Metadata.Labels?.Where(l => l.Key == "app").ToDictionary();
+            return cm;
+        });
+        var seen = new ConcurrentQueue<V1ConfigMap>();
+        informer.AddEventHandler(new ResourceEventHandler<V1ConfigMap>(seen.Enqueue));
+        using var cts = new CancellationTokenSource();
+        var run = factory.RunAsync(cts.Token);
+        await factory.WaitForCacheSyncAsync(CancellationToken.None);
+        await ConfigMapAsync(ns, "b", new() { ["app"] = "api", ["noise"] = "y" });
+        await UntilAsync(() => seen.Count == 2);
+
+        Assert.All(seen, cm => Assert.Equal(["app"], cm.Metadata.Labels.Keys));
+        Assert.All(seen, cm => Assert.Null(cm.Metadata.ManagedFields));
+        Assert.Equal(["a", "b"], informer.Lister.List(ns).Select(c => c.Metadata.Name).Order());
+        Assert.Empty(informer.Lister.List(ns, new Dictionary<string, string> { ["noise"] = "x" }));
+        Assert.Throws<InvalidOperationException>(() => informer.SetTransform(cm => cm));
+
+        await cts.CancelAsync();
+        await run;
+    }
+
+    [Fact]
     public async Task Lister_ByNamespaceAndEqualitySelector_UsesIndexes()
     {
         var a = await NamespaceAsync();

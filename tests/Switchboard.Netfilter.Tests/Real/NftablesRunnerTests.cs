@@ -119,6 +119,27 @@ public sealed class NftablesRunnerTests
     }
 
     [Fact]
+    public async Task RunAsync_ScriptMuchLargerThanPipeBuffer_StreamedAndAllApplied()
+    {
+        var prefix = TestNetns.NewPrefix();
+        await using var ns = await TestNetns.CreateAsync(prefix);
+        var nft = new NftablesRunner(ns.Name);
+        var table = new NftTableRef(NftFamily.Ip, prefix);
+        var b = new NftTransactionBuilder(table).Add(new NftTable()).Add(new NftSet { Name = "big", Type = "ipv4_addr" });
+        for (var i = 0; i < 20_000; i++)
+        {
+            // ~50 bytes a line: about 1 MB of script, many stdin chunks and pipe buffers.
+            b.Add(new NftElement { Set = "big", Key = [$"10.{i / 65536}.{(i / 256) % 256}.{i % 256}"] });
+        }
+
+        await nft.RunAsync(b.Build(), CancellationToken.None);
+
+        var elements = await nft.ListElementsAsync(table, NftObjectKind.Set, "big", CancellationToken.None);
+        Assert.Equal(20_000, elements.Count);
+        Assert.Contains(elements, e => e.Key[0] == "10.0.78.31");
+    }
+
+    [Fact]
     public async Task RunAsync_Failure_ReportsStderrAndAppliesNothing()
     {
         var prefix = TestNetns.NewPrefix();
