@@ -25,7 +25,7 @@ internal static class ApiLoad
         // the wait counts in their latency (open loop).
         using var http = server.Client(32);
         await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => http.GetAsync("/readyz")));
-        await CreateAsync(http, "/api/v1/namespaces", """{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench"}}""");
+        await BenchHttp.PostAsync(http, "/api/v1/namespaces", """{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench"}}""");
 
         await WritesAsync(http, seconds);
         await WatchersAsync(server, http);
@@ -65,7 +65,7 @@ internal static class ApiLoad
                 // (long done, so the patch never races its create).
                 if (n % 2 == 0 || n < 200)
                 {
-                    ok = await CreateAsync(http, "/api/v1/namespaces/bench/configmaps", $$$"""{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"w{{{n}}}"},"data":{"n":"{{{n}}}"}}""");
+                    ok = await BenchHttp.PostAsync(http, "/api/v1/namespaces/bench/configmaps", $$$"""{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"w{{{n}}}"},"data":{"n":"{{{n}}}"}}""");
                 }
                 else
                 {
@@ -102,7 +102,7 @@ internal static class ApiLoad
     {
         const int watchers = 1000;
         const int writes = 30;
-        await CreateAsync(http, "/api/v1/namespaces", """{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench-watch"}}""");
+        await BenchHttp.PostAsync(http, "/api/v1/namespaces", """{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench-watch"}}""");
         var rvDoc = JsonDocument.Parse(await http.GetStringAsync("/api/v1/namespaces/bench-watch/configmaps"));
         var rv = rvDoc.RootElement.GetProperty("metadata").GetProperty("resourceVersion").GetString();
         var sent = new ConcurrentDictionary<string, long>();
@@ -137,7 +137,7 @@ internal static class ApiLoad
         {
             var name = "fan" + i.ToString(CultureInfo.InvariantCulture);
             sent[name] = Stopwatch.GetTimestamp();
-            await CreateAsync(http, "/api/v1/namespaces/bench-watch/configmaps", $$$"""{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"{{{name}}}"}}""");
+            await BenchHttp.PostAsync(http, "/api/v1/namespaces/bench-watch/configmaps", $$$"""{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"{{{name}}}"}}""");
             await Task.Delay(200);
         }
         var all = Task.WhenAll(readers);
@@ -156,7 +156,7 @@ internal static class ApiLoad
         Console.Error.WriteLine($"bench: creating {services} Services in 10 namespaces at 500/s");
         for (var n = 0; n < 10; n++)
         {
-            await CreateAsync(http, "/api/v1/namespaces", $$$"""{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"svc{{{n}}}"}}""");
+            await BenchHttp.PostAsync(http, "/api/v1/namespaces", $$$"""{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"svc{{{n}}}"}}""");
         }
         // Issue 3's target: Service creates at a sustained 500/s (open loop), a quarter of them NodePort,
         // each allocating a cluster IP (and node ports); cost must not grow with what is allocated.
@@ -187,7 +187,7 @@ internal static class ApiLoad
                 : """[{"name":"http","port":80,"targetPort":8080},{"name":"https","port":443,"targetPort":8443}]""";
             tasks.Add(Task.Run(async () =>
             {
-                var ok = await CreateAsync(http, $"/api/v1/namespaces/svc{n % 10}/services",
+                var ok = await BenchHttp.PostAsync(http, $"/api/v1/namespaces/svc{n % 10}/services",
                     $$$"""{"apiVersion":"v1","kind":"Service","metadata":{"name":"s{{{n}}}","labels":{"app":"a{{{n % 100}}}"}},"spec":{"type":"{{{type}}}","selector":{"app":"a{{{n % 100}}}"},"ports":{{{ports}}}}}""");
                 latencies[n] = Stopwatch.GetElapsedTime(due).TotalMilliseconds;
                 if (!ok)
@@ -237,7 +237,7 @@ internal static class ApiLoad
         Report("list_10000_services_paged_500_median", paged[paged.Count / 2], "ms");
 
         Console.Error.WriteLine("bench: creating 1000 EndpointSlices of 100 endpoints");
-        await ParallelAsync(1000, 16, i =>
+        await BenchHttp.ParallelAsync(1000, 16, i =>
         {
             var sb = new StringBuilder();
             for (var e = 0; e < 100; e++)
@@ -248,44 +248,11 @@ internal static class ApiLoad
                 }
                 sb.Append(CultureInfo.InvariantCulture, $$$"""{"addresses":["10.{{{244 + (i / 250)}}}.{{{i % 250}}}.{{{e + 1}}}"],"conditions":{"ready":true,"serving":true,"terminating":false},"nodeName":"node-{{{e % 10}}}","zone":"zone-{{{e % 3}}}","targetRef":{"kind":"Pod","namespace":"svc{{{i % 10}}}","name":"pod-{{{i}}}-{{{e}}}","uid":"{{{Guid.NewGuid()}}}"}}""");
             }
-            return CreateAsync(http, $"/apis/discovery.k8s.io/v1/namespaces/svc{i % 10}/endpointslices",
+            return BenchHttp.PostAsync(http, $"/apis/discovery.k8s.io/v1/namespaces/svc{i % 10}/endpointslices",
                 $$$"""{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"s{{{i}}}-abcde","labels":{"kubernetes.io/service-name":"s{{{i}}}"}},"addressType":"IPv4","ports":[{"name":"http","port":8080,"protocol":"TCP"}],"endpoints":[{{{sb}}}]}""");
         });
         await Task.Delay(2000);
         Report("rss_10000_services_1000_slices", server.RssBytes() / (1024.0 * 1024.0), "MiB (target <= 1024)");
-    }
-
-    private static async Task ParallelAsync(int count, int parallelism, Func<int, Task<bool>> work)
-    {
-        var next = -1;
-        var failures = 0;
-        await Task.WhenAll(Enumerable.Range(0, parallelism).Select(_ => Task.Run(async () =>
-        {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < count)
-            {
-                if (!await work(i))
-                {
-                    Interlocked.Increment(ref failures);
-                }
-            }
-        })));
-        if (failures > 0)
-        {
-            throw new InvalidOperationException($"{failures} of {count} creates failed");
-        }
-    }
-
-    private static async Task<bool> CreateAsync(HttpClient http, string path, string json)
-    {
-        using var content = new StringContent(json, Encoding.UTF8, "application/json");
-        using var resp = await http.PostAsync(path, content);
-        if (!resp.IsSuccessStatusCode && (int)resp.StatusCode != 409)
-        {
-            Console.Error.WriteLine($"bench: POST {path}: {(int)resp.StatusCode} {await resp.Content.ReadAsStringAsync()}");
-            return false;
-        }
-        return true;
     }
 
     private static string? ExtractName(string line)

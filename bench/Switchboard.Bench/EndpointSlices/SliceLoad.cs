@@ -194,25 +194,25 @@ internal static class SliceLoad
     {
         for (var n = 0; n < Namespaces; n++)
         {
-            await PostAsync(http, "/api/v1/namespaces", $$$"""{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench-{{{n}}}"}}""");
+            await BenchHttp.PostAsync(http, "/api/v1/namespaces", $$$"""{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench-{{{n}}}"}}""");
         }
         var now = DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
         for (var n = 0; n < Nodes; n++)
         {
             var zone = "zone-" + "abc"[n % 3];
-            await PostAsync(http, "/api/v1/nodes", $$$"""{"apiVersion":"v1","kind":"Node","metadata":{"name":"node-{{{n}}}","labels":{"topology.kubernetes.io/zone":"{{{zone}}}","type":"kwok"}} }""");
-            await PatchAsync(http, $"/api/v1/nodes/node-{n}/status", $$$"""{"status":{"allocatable":{"cpu":"8","pods":"5000"},"capacity":{"cpu":"8","pods":"5000"},"conditions":[{"type":"Ready","status":"True","lastHeartbeatTime":"{{{now}}}","lastTransitionTime":"{{{now}}}"}]}}""");
+            await BenchHttp.PostAsync(http, "/api/v1/nodes", $$$"""{"apiVersion":"v1","kind":"Node","metadata":{"name":"node-{{{n}}}","labels":{"topology.kubernetes.io/zone":"{{{zone}}}","type":"kwok"}} }""");
+            await BenchHttp.PatchAsync(http, $"/api/v1/nodes/node-{n}/status", $$$"""{"status":{"allocatable":{"cpu":"8","pods":"5000"},"capacity":{"cpu":"8","pods":"5000"},"conditions":[{"type":"Ready","status":"True","lastHeartbeatTime":"{{{now}}}","lastTransitionTime":"{{{now}}}"}]}}""");
         }
-        await ParallelAsync(services, 32, i => PostAsync(http, $"/api/v1/namespaces/{Ns(i)}/services",
+        await BenchHttp.ParallelAsync(services, 32, i => BenchHttp.PostAsync(http, $"/api/v1/namespaces/{Ns(i)}/services",
             $$$"""{"apiVersion":"v1","kind":"Service","metadata":{"name":"s{{{i}}}"},"spec":{"selector":{"app":"s{{{i}}}"},"ports":[{"name":"http","port":80,"targetPort":8080}]}}"""));
         Console.Error.WriteLine($"bench: {services} Services created");
         var progress = 0;
-        await ParallelAsync(services * perService, 48, async pod =>
+        await BenchHttp.ParallelAsync(services * perService, 48, async pod =>
         {
             var (svc, j) = (pod / perService, pod % perService);
             var ns = Ns(svc);
             var name = PodName(svc, j);
-            var ok = await PostAsync(http, $"/api/v1/namespaces/{ns}/pods",
+            var ok = await BenchHttp.PostAsync(http, $"/api/v1/namespaces/{ns}/pods",
                 $$$"""{"apiVersion":"v1","kind":"Pod","metadata":{"name":"{{{name}}}","labels":{"app":"s{{{svc}}}"}},"spec":{"nodeName":"node-{{{pod % Nodes}}}","containers":[{"name":"app","image":"registry.k8s.io/pause:3.10","ports":[{"containerPort":8080}]}]}}""")
                 && await PatchStatusAsync(http, ns, name, PodIp(pod), ready: true);
             if (Interlocked.Increment(ref progress) % 20_000 == 0)
@@ -239,60 +239,15 @@ internal static class SliceLoad
             .Where(p => p.GetProperty("status").GetProperty("conditions").EnumerateArray().Any(c => c.GetProperty("type").GetString() == "Ready" && c.GetProperty("status").GetString() != "True"))
             .Select(p => (p.GetProperty("metadata").GetProperty("namespace").GetString()!, p.GetProperty("metadata").GetProperty("name").GetString()!, p.GetProperty("status").GetProperty("podIP").GetString()!))
             .ToList();
-        await ParallelAsync(unready.Count, 32, i => PatchStatusAsync(http, unready[i].Item1, unready[i].Item2, unready[i].Item3, ready: true));
+        await BenchHttp.ParallelAsync(unready.Count, 32, i => PatchStatusAsync(http, unready[i].Item1, unready[i].Item2, unready[i].Item3, ready: true));
     }
 
     private static Task<bool> PatchStatusAsync(HttpClient http, string ns, string name, string ip, bool ready)
     {
         var now = DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
         var status = ready ? "True" : "False";
-        return PatchAsync(http, $"/api/v1/namespaces/{ns}/pods/{name}/status",
+        return BenchHttp.PatchAsync(http, $"/api/v1/namespaces/{ns}/pods/{name}/status",
             $$$"""{"status":{"phase":"Running","podIP":"{{{ip}}}","podIPs":[{"ip":"{{{ip}}}"}],"conditions":[{"type":"Ready","status":"{{{status}}}","lastTransitionTime":"{{{now}}}"}]}}""");
-    }
-
-    private static async Task ParallelAsync(int count, int parallelism, Func<int, Task<bool>> work)
-    {
-        var next = -1;
-        var failures = 0;
-        await Task.WhenAll(Enumerable.Range(0, parallelism).Select(_ => Task.Run(async () =>
-        {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < count)
-            {
-                if (!await work(i))
-                {
-                    Interlocked.Increment(ref failures);
-                }
-            }
-        })));
-        if (failures > 0)
-        {
-            throw new InvalidOperationException($"{failures} of {count} writes failed");
-        }
-    }
-
-    private static async Task<bool> PostAsync(HttpClient http, string path, string json)
-    {
-        using var content = new StringContent(json, Encoding.UTF8, "application/json");
-        using var resp = await http.PostAsync(path, content);
-        if (!resp.IsSuccessStatusCode && resp.StatusCode != HttpStatusCode.Conflict)
-        {
-            Console.Error.WriteLine($"bench: POST {path}: {(int)resp.StatusCode} {await resp.Content.ReadAsStringAsync()}");
-            return false;
-        }
-        return true;
-    }
-
-    private static async Task<bool> PatchAsync(HttpClient http, string path, string json)
-    {
-        using var req = new HttpRequestMessage(HttpMethod.Patch, path) { Content = new StringContent(json, Encoding.UTF8, "application/merge-patch+json") };
-        using var resp = await http.SendAsync(req);
-        if (!resp.IsSuccessStatusCode)
-        {
-            Console.Error.WriteLine($"bench: PATCH {path}: {(int)resp.StatusCode} {await resp.Content.ReadAsStringAsync()}");
-            return false;
-        }
-        return true;
     }
 
     private static HttpClient Client(ApiServerHost host)

@@ -112,11 +112,11 @@ internal static class ProxySyncLoad
         {
             var name = $"add-{round}-{minSync}-{k}";
             agent.Drain();
-            await PostAsync(http, "/apis/discovery.k8s.io/v1/namespaces/bench-0/endpointslices", SliceJson(name, name + "-1", Enumerable.Range(0, perService).Select(j => Ip(5_000_000 + (k * 100) + j)), null));
+            await BenchHttp.PostAsync(http, "/apis/discovery.k8s.io/v1/namespaces/bench-0/endpointslices", SliceJson(name, name + "-1", Enumerable.Range(0, perService).Select(j => Ip(5_000_000 + (k * 100) + j)), null));
             var sliceSync = await agent.NextSyncAsync(TimeSpan.FromSeconds(180), s => s.Get("ep_changed") >= 1);
             await Task.Delay(minSync + 50);
             agent.Drain();
-            await PostAsync(http, "/api/v1/namespaces/bench-0/services", ServiceJson(name));
+            await BenchHttp.PostAsync(http, "/api/v1/namespaces/bench-0/services", ServiceJson(name));
             var svcSync = await agent.NextSyncAsync(TimeSpan.FromSeconds(180), s => s.Get("svc_changed") >= 1);
             Console.WriteLine($"round {round} add_slice  {sliceSync.Line}");
             Console.WriteLine($"round {round} add_svc    {svcSync.Line}");
@@ -219,10 +219,10 @@ internal static class ProxySyncLoad
     {
         for (var n = 0; n < Namespaces; n++)
         {
-            await PostAsync(http, "/api/v1/namespaces", $$$"""{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench-{{{n}}}"}}""");
+            await BenchHttp.PostAsync(http, "/api/v1/namespaces", $$$"""{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench-{{{n}}}"}}""");
         }
-        await ParallelAsync(services, 16, i => PostAsync(http, $"/api/v1/namespaces/{Ns(i)}/services", ServiceJson($"s{i}")));
-        await ParallelAsync(services, 16, i => PostAsync(http, $"/apis/discovery.k8s.io/v1/namespaces/{Ns(i)}/endpointslices",
+        await BenchHttp.ParallelAsync(services, 16, i => BenchHttp.PostAsync(http, $"/api/v1/namespaces/{Ns(i)}/services", ServiceJson($"s{i}")));
+        await BenchHttp.ParallelAsync(services, 16, i => BenchHttp.PostAsync(http, $"/apis/discovery.k8s.io/v1/namespaces/{Ns(i)}/endpointslices",
             SliceJson($"s{i}", $"s{i}", Enumerable.Range(0, perService).Select(j => Ip((i * perService) + j)), null)));
     }
 
@@ -270,39 +270,6 @@ internal static class ProxySyncLoad
             Console.Error.WriteLine($"bench: PATCH slice {ns}/{name}: {(int)resp.StatusCode} {await resp.Content.ReadAsStringAsync()}");
         }
         return resp.IsSuccessStatusCode;
-    }
-
-    private static async Task ParallelAsync(int count, int parallelism, Func<int, Task<bool>> work)
-    {
-        var next = -1;
-        var failures = 0;
-        await Task.WhenAll(Enumerable.Range(0, parallelism).Select(_ => Task.Run(async () =>
-        {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < count)
-            {
-                if (!await work(i))
-                {
-                    Interlocked.Increment(ref failures);
-                }
-            }
-        })));
-        if (failures > 0)
-        {
-            throw new InvalidOperationException($"{failures} of {count} writes failed");
-        }
-    }
-
-    private static async Task<bool> PostAsync(HttpClient http, string path, string json)
-    {
-        using var content = new StringContent(json, Encoding.UTF8, "application/json");
-        using var resp = await http.PostAsync(path, content);
-        if (!resp.IsSuccessStatusCode && resp.StatusCode != HttpStatusCode.Conflict)
-        {
-            Console.Error.WriteLine($"bench: POST {path}: {(int)resp.StatusCode} {await resp.Content.ReadAsStringAsync()}");
-            return false;
-        }
-        return true;
     }
 
     private static async Task DeleteAsync(HttpClient http, string path)
